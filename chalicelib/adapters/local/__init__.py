@@ -1,0 +1,1 @@
+"""Local adapters: SQLite stores, in-process dispatcher and delivery pool."""

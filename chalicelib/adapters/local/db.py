@@ -1,0 +1,146 @@
+"""SQLite plumbing: one file in WAL mode, a versioned schema, a connection per thread, one writer at a time.
+
+Writes take a process-wide lock and then `BEGIN IMMEDIATE`: SQLite never sees two writers of this
+process at once, so no read-then-write meets `SQLITE_BUSY_SNAPSHOT` and nobody waits in SQLite's
+sleeping busy handler. Reads run concurrently on each thread's own connection (WAL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from chalicelib.domain.errors import StorageUnavailable
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tenants (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, plan TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, name TEXT NOT NULL, scopes TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, revoked_at INTEGER);
+CREATE INDEX IF NOT EXISTS api_keys_by_tenant ON api_keys (tenant_id, created_at);
+CREATE TABLE IF NOT EXISTS apps (
+    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, name TEXT NOT NULL, url TEXT NOT NULL,
+    headers TEXT NOT NULL, max_attempts INTEGER NOT NULL, secrets TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS apps_by_tenant ON apps (tenant_id, id);
+CREATE TABLE IF NOT EXISTS messages (
+    id TEXT NOT NULL UNIQUE, tenant_id TEXT NOT NULL, app_id TEXT NOT NULL, status TEXT NOT NULL,
+    send_at INTEGER NOT NULL, due_at INTEGER NOT NULL, created_at INTEGER NOT NULL,
+    max_attempts INTEGER NOT NULL, gen INTEGER NOT NULL, attempts INTEGER NOT NULL,
+    attempts_base INTEGER NOT NULL, not_after INTEGER, first_attempt_at INTEGER,
+    delivered_at INTEGER, failure_reason TEXT, idempotency_key TEXT,
+    lease_owner TEXT, finished_at INTEGER);
+CREATE INDEX IF NOT EXISTS messages_due ON messages (due_at) WHERE status = 'scheduled';
+CREATE INDEX IF NOT EXISTS messages_leased ON messages (lease_owner) WHERE status = 'delivering';
+CREATE INDEX IF NOT EXISTS messages_finished ON messages (finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_by_send ON messages (tenant_id, send_at, id);
+CREATE INDEX IF NOT EXISTS messages_by_app ON messages (tenant_id, app_id, send_at, id);
+CREATE INDEX IF NOT EXISTS messages_by_status ON messages (tenant_id, status, send_at, id);
+CREATE INDEX IF NOT EXISTS messages_by_app_status ON messages (tenant_id, app_id, status, send_at, id);
+CREATE TABLE IF NOT EXISTS payloads (message_rowid INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS idempotency (
+    tenant_id TEXT NOT NULL, key TEXT NOT NULL, message_id TEXT NOT NULL, request_hash TEXT,
+    expires_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency (expires_at);
+CREATE TABLE IF NOT EXISTS attempts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, app_id TEXT NOT NULL,
+    message_id TEXT NOT NULL, n INTEGER NOT NULL, started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL,
+    status_code INTEGER, error TEXT, snippet TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS attempts_by_message ON attempts (message_id, n);
+CREATE INDEX IF NOT EXISTS attempts_by_tenant ON attempts (tenant_id, seq);
+CREATE INDEX IF NOT EXISTS attempts_by_app ON attempts (tenant_id, app_id, seq);
+CREATE TABLE IF NOT EXISTS usage (
+    tenant_id TEXT NOT NULL, day TEXT NOT NULL, scheduled INTEGER NOT NULL DEFAULT 0,
+    delivered INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant_id, day)) WITHOUT ROWID;
+"""
+
+
+class Database:
+    """The SQLite file: per-thread connections and serialized write transactions."""
+
+    def __init__(self, path: Path, *, synchronous: str = "NORMAL") -> None:
+        self.path = path
+        self._synchronous = synchronous
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema; refuses a file written by a newer version."""
+        with self._write_lock, _storage_errors():
+            self.connection().executescript(SCHEMA)
+        with self.write() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            found = int(row[0]) if row else 0
+            if found > SCHEMA_VERSION:
+                raise RuntimeError(f"{self.path} has schema {found}; this version reads up to {SCHEMA_VERSION}")
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit mode; transactions are explicit)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=5.0)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA cache_size = -16000")
+        with self._connections_lock:
+            self._connections.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A connection for reads; SQLite errors become `StorageUnavailable`."""
+        with _storage_errors():
+            yield self.connection()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (`BEGIN IMMEDIATE` … `COMMIT`), rolled back on any error."""
+        conn = self.connection()
+        with self._write_lock, _storage_errors():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        """Close every connection this database opened."""
+        with self._connections_lock:
+            for conn in self._connections:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+
+@contextlib.contextmanager
+def _storage_errors() -> Iterator[None]:
+    """Locked, full or failing storage is a 503 for the caller, never a 500."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise StorageUnavailable(f"storage is unavailable: {exc}", retry_after_s=1) from exc
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.IntegrityError):
+            raise
+        raise StorageUnavailable(f"storage error: {exc}", retry_after_s=1) from exc

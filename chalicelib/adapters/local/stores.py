@@ -1,0 +1,207 @@
+"""SQLite stores for tenants, API keys, apps and usage counters."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+
+from chalicelib.adapters.cursor import decode_cursor, encode_cursor
+from chalicelib.adapters.local.db import Database
+from chalicelib.domain.model import ApiKey, App, Page, Scope, SigningSecret, Tenant, UsageDay, UsageDelta
+
+
+class SqliteTenantStore:
+    """`TenantStore` on SQLite."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def put_tenant(self, tenant: Tenant) -> None:
+        """Create or replace a tenant."""
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO tenants (id, name, plan, created_at) VALUES (?, ?, ?, ?)",
+                (tenant.id, tenant.name, tenant.plan, tenant.created_at),
+            )
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        """One tenant."""
+        with self._db.read() as conn:
+            row = conn.execute("SELECT id, name, plan, created_at FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
+        return None if row is None else Tenant(*row)
+
+    def list_tenants(self, *, cursor: str | None, limit: int) -> Page[Tenant]:
+        """Tenants by id."""
+        after = decode_cursor(cursor, str)[0] if cursor else ""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT id, name, plan, created_at FROM tenants WHERE id > ? ORDER BY id LIMIT ?", (after, limit + 1)
+            ).fetchall()
+        items = [Tenant(*row) for row in rows[:limit]]
+        return Page(items, encode_cursor(items[-1].id) if len(rows) > limit else None)
+
+
+class SqliteKeyStore:
+    """`KeyStore` on SQLite."""
+
+    _COLUMNS = "id, tenant_id, name, scopes, token_hash, created_at, revoked_at"
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def put_key(self, key: ApiKey) -> None:
+        """Create or replace a key."""
+        with self._db.write() as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO api_keys ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key.id,
+                    key.tenant_id,
+                    key.name,
+                    ",".join(sorted(key.scopes)),
+                    key.token_hash,
+                    key.created_at,
+                    key.revoked_at,
+                ),
+            )
+
+    def find_key(self, token_hash: str) -> ApiKey | None:
+        """The key with this token hash."""
+        with self._db.read() as conn:
+            row = conn.execute(f"SELECT {self._COLUMNS} FROM api_keys WHERE token_hash = ?", (token_hash,)).fetchone()
+        return None if row is None else _key(row)
+
+    def list_keys(self, tenant_id: str) -> list[ApiKey]:
+        """A tenant's keys, oldest first."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT {self._COLUMNS} FROM api_keys WHERE tenant_id = ? ORDER BY created_at, id", (tenant_id,)
+            ).fetchall()
+        return [_key(row) for row in rows]
+
+    def revoke_key(self, tenant_id: str, key_id: str, at_ms: int) -> bool:
+        """Mark a live key revoked."""
+        with self._db.write() as conn:
+            cursor = conn.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at IS NULL",
+                (at_ms, key_id, tenant_id),
+            )
+            return cursor.rowcount == 1
+
+
+def _key(row: tuple) -> ApiKey:  # type: ignore[type-arg]
+    key_id, tenant_id, name, scopes, token_hash, created_at, revoked_at = row
+    scope_set = frozenset(Scope(name) for name in scopes.split(",") if name)
+    return ApiKey(key_id, tenant_id, name, scope_set, token_hash, created_at, revoked_at)
+
+
+class SqliteAppStore:
+    """`AppStore` on SQLite; secrets and header values are stored as given (the data dir is private)."""
+
+    _COLUMNS = "id, tenant_id, name, url, headers, max_attempts, secrets, created_at"
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def put_app(self, app: App) -> None:
+        """Create or replace an app."""
+        secrets = [[secret.value, secret.expires_at] for secret in app.secrets]
+        with self._db.write() as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO apps ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    app.id,
+                    app.tenant_id,
+                    app.name,
+                    app.url,
+                    json.dumps(dict(app.headers)),
+                    app.max_attempts,
+                    json.dumps(secrets),
+                    app.created_at,
+                ),
+            )
+
+    def get_app(self, tenant_id: str, app_id: str) -> App | None:
+        """One app of a tenant."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                f"SELECT {self._COLUMNS} FROM apps WHERE id = ? AND tenant_id = ?", (app_id, tenant_id)
+            ).fetchone()
+        return None if row is None else app_from_row(row)
+
+    def get_apps(self, app_ids: Iterable[str]) -> dict[str, App]:
+        """Apps by id, whatever their tenant (for the delivery engine)."""
+        wanted = list(set(app_ids))
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        with self._db.read() as conn:
+            rows = conn.execute(f"SELECT {self._COLUMNS} FROM apps WHERE id IN ({marks})", wanted).fetchall()
+        return {row[0]: app_from_row(row) for row in rows}
+
+    def list_apps(self, tenant_id: str, *, cursor: str | None, limit: int) -> Page[App]:
+        """A tenant's apps by id."""
+        after = decode_cursor(cursor, str)[0] if cursor else ""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT {self._COLUMNS} FROM apps WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?",
+                (tenant_id, after, limit + 1),
+            ).fetchall()
+        items = [app_from_row(row) for row in rows[:limit]]
+        return Page(items, encode_cursor(items[-1].id) if len(rows) > limit else None)
+
+    def delete_app(self, tenant_id: str, app_id: str) -> bool:
+        """Delete an app of a tenant."""
+        with self._db.write() as conn:
+            return conn.execute("DELETE FROM apps WHERE id = ? AND tenant_id = ?", (app_id, tenant_id)).rowcount == 1
+
+
+def app_from_row(row: tuple) -> App:  # type: ignore[type-arg]
+    """An `App` from a row of `SqliteAppStore._COLUMNS`."""
+    app_id, tenant_id, name, url, headers, max_attempts, secrets, created_at = row
+    signing = tuple(SigningSecret(value, expires_at) for value, expires_at in json.loads(secrets))
+    return App(app_id, tenant_id, name, url, json.loads(headers), max_attempts, signing, created_at)
+
+
+class SqliteUsageStore:
+    """`UsageStore` on SQLite; counters are written by the message store with each transition."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def usage(self, tenant_id: str, first_day: str, last_day: str) -> list[UsageDay]:
+        """Days with counts, oldest first."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT day, scheduled, delivered, failed, attempts FROM usage"
+                " WHERE tenant_id = ? AND day BETWEEN ? AND ? ORDER BY day",
+                (tenant_id, first_day, last_day),
+            ).fetchall()
+        return [UsageDay(*row) for row in rows]
+
+    def scheduled_on(self, tenant_id: str, day: str) -> int:
+        """Messages scheduled by a tenant on a day (the quota's starting point after a restart)."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT scheduled FROM usage WHERE tenant_id = ? AND day = ?", (tenant_id, day)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+
+def add_usage(conn: sqlite3.Connection, deltas: Iterable[UsageDelta]) -> None:
+    """Add counter deltas inside the caller's transaction (merged per tenant-day first)."""
+    merged: dict[tuple[str, str], list[int]] = {}
+    for delta in deltas:
+        counts = merged.setdefault((delta.tenant_id, delta.day), [0, 0, 0, 0])
+        counts[0] += delta.scheduled
+        counts[1] += delta.delivered
+        counts[2] += delta.failed
+        counts[3] += delta.attempts
+    conn.executemany(
+        "INSERT INTO usage (tenant_id, day, scheduled, delivered, failed, attempts) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (tenant_id, day) DO UPDATE SET scheduled = scheduled + excluded.scheduled,"
+        " delivered = delivered + excluded.delivered, failed = failed + excluded.failed,"
+        " attempts = attempts + excluded.attempts",
+        [(tenant, day, *counts) for (tenant, day), counts in merged.items() if any(counts)],
+    )

@@ -1,0 +1,54 @@
+"""`scheduler serve`: the local service (SQLite + in-process timer) behind a threaded HTTP server."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+from chalicelib.settings import ConfigError, get_settings
+
+log = logging.getLogger("scheduler")
+
+
+def add_serve_parser(commands: Any) -> None:
+    """Register `serve` on the subcommand parser."""
+    parser = commands.add_parser("serve", help="run the local scheduler (API + delivery engine)")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--threads", type=int, default=16, help="HTTP worker threads")
+    parser.set_defaults(handler=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Open the data directory, start the engine, serve until SIGINT/SIGTERM, then stop cleanly."""
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = get_settings()
+    except ConfigError as exc:
+        print(f"scheduler: configuration error: {exc}", file=sys.stderr)
+        return 2
+    from chalicelib import bootstrap
+    from chalicelib.adapters.local.wiring import DataDirBusy, bootstrap_admin_key, build_local_runtime
+    from chalicelib.server.serve import serve
+
+    try:
+        runtime = build_local_runtime(settings)
+    except DataDirBusy as exc:
+        print(f"scheduler: {exc}", file=sys.stderr)
+        return 1
+    try:
+        bootstrap_admin_key(runtime.context, settings)
+        recovered = runtime.start()
+        if recovered:
+            log.info("took back %d messages an earlier run was delivering", recovered)
+        bootstrap.install(runtime.context)
+        from app import app
+
+        serve(app, args.host, args.port, threads=args.threads)
+    finally:
+        bootstrap.install(None)
+        runtime.close()
+    return 0

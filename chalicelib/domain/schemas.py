@@ -1,0 +1,250 @@
+"""Request and response models: they validate input and generate `/openapi.json`.
+
+Times arrive as RFC 3339 text and leave the models as Unix ms, parsed by `times.parse_instant`
+(pydantic's own datetime parsing accepts numbers and naive times, which the contract forbids).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+
+from chalicelib.domain.retry import MAX_ATTEMPTS_LIMIT
+from chalicelib.domain.times import parse_instant
+
+MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_BATCH = 100
+MAX_URL_LENGTH = 2048
+MAX_APP_HEADERS = 20
+MAX_HEADER_VALUE = 4096
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$")
+_FORBIDDEN_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer"}
+)
+_FORBIDDEN_PREFIXES = ("webhook-", "scheduler-", "proxy-")
+
+
+def _instant(field: str) -> Any:
+    """An RFC 3339 time field, parsed to Unix ms, documented as `date-time`."""
+    return Annotated[
+        int,
+        BeforeValidator(lambda value: parse_instant(value, field=field)),
+        WithJsonSchema({"type": "string", "format": "date-time"}),
+    ]
+
+
+class Strict(BaseModel):
+    """Unknown fields are a 400."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_max_length=4096)
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Url = Annotated[str, Field(max_length=MAX_URL_LENGTH, description="http(s) URL that receives deliveries")]
+MaxAttempts = Annotated[int, Field(ge=1, le=MAX_ATTEMPTS_LIMIT, strict=True)]
+ScopeName = Literal["admin", "send", "read"]
+
+
+def check_url(value: str) -> str:
+    """An absolute http(s) URL with a host."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("url must be an absolute http or https URL")
+    if any(ch in value for ch in "\r\n\t "):
+        raise ValueError("url must not contain whitespace")
+    return value
+
+
+def check_headers(value: dict[str, str]) -> dict[str, str]:
+    """Header names that are valid tokens and cannot break the request or forge ours."""
+    if len(value) > MAX_APP_HEADERS:
+        raise ValueError(f"at most {MAX_APP_HEADERS} headers")
+    lowered = [name.lower() for name in value]
+    if len(set(lowered)) != len(lowered):
+        raise ValueError("header names must be unique regardless of case")
+    for name, text in value.items():
+        low = name.lower()
+        if not _TOKEN.match(name):
+            raise ValueError(f"invalid header name: {name!r}")
+        if low in _FORBIDDEN_HEADERS or low.startswith(_FORBIDDEN_PREFIXES):
+            raise ValueError(f"header {name!r} is reserved")
+        if len(text) > MAX_HEADER_VALUE or any(ch in text for ch in "\r\n\0"):
+            raise ValueError(f"invalid value for header {name!r}")
+    return value
+
+
+class RetrySettings(Strict):
+    """Retry defaults of an app."""
+
+    maxAttempts: MaxAttempts = 8
+
+
+class TenantCreate(Strict):
+    """`POST /tenants`."""
+
+    name: Name
+    plan: Name | None = None
+
+
+class KeyCreate(Strict):
+    """`POST /keys`."""
+
+    name: Name
+    scopes: Annotated[list[ScopeName], Field(min_length=1, max_length=3)]
+
+
+class AppCreate(Strict):
+    """`POST /apps`."""
+
+    name: Name
+    url: Url
+    headers: dict[str, Annotated[str, Field(max_length=MAX_HEADER_VALUE)]] = Field(default_factory=dict)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+
+    _url = field_validator("url")(check_url)
+    _headers = field_validator("headers")(check_headers)
+
+
+class AppPatch(Strict):
+    """`PATCH /apps/{appId}`: any subset; `headers` replaces the whole set."""
+
+    name: Name | None = None
+    url: Url | None = None
+    headers: dict[str, Annotated[str, Field(max_length=MAX_HEADER_VALUE)]] | None = None
+    retry: RetrySettings | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value)
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return None if value is None else check_headers(value)
+
+
+class MessageCreate(Strict):
+    """`POST /messages` and each item of `POST /messages/batch`."""
+
+    appId: Annotated[str, Field(min_length=1, max_length=64)]
+    payload: Annotated[Any, Field(description="any JSON value, at most 256 KiB serialized")]
+    sendAt: _instant("sendAt") | None = None  # type: ignore[valid-type]
+    delaySeconds: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    idempotencyKey: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    maxAttempts: MaxAttempts | None = None
+    notAfter: _instant("notAfter") | None = None  # type: ignore[valid-type]
+
+
+class MessageBatch(Strict):
+    """`POST /messages/batch`: items are validated one by one, so one bad item fails alone."""
+
+    messages: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class MessagePatch(Strict):
+    """`PATCH /messages/{id}`: a new `sendAt` and/or `payload`."""
+
+    sendAt: _instant("sendAt") | None = None  # type: ignore[valid-type]
+    payload: Any = None
+
+
+class Redrive(Strict):
+    """`POST /messages/{id}/redrive`: when to try again (default now)."""
+
+    sendAt: _instant("sendAt") | None = None  # type: ignore[valid-type]
+
+
+# ---- responses (documented in /openapi.json; tests check real responses against them) ----
+
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
+class ErrorBody(BaseModel):
+    """The error shape of every non-2xx response."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """`{"error": {...}}`."""
+
+    error: ErrorBody
+
+
+class TenantOut(BaseModel):
+    """A tenant; `adminKey` only in the response that created it."""
+
+    id: str
+    name: str
+    plan: str
+    createdAt: Timestamp
+    adminKey: str | None = None
+
+
+class KeyOut(BaseModel):
+    """An API key; `key` only in the response that created it."""
+
+    id: str
+    name: str
+    scopes: list[ScopeName]
+    createdAt: Timestamp
+    key: str | None = None
+
+
+class AppOut(BaseModel):
+    """An app; header values are write-only, `signingSecret` only on create and rotate."""
+
+    id: str
+    name: str
+    url: str
+    headers: dict[str, Literal["***"]]
+    retry: RetrySettings
+    createdAt: Timestamp
+    signingSecret: str | None = None
+
+
+class MessageOut(BaseModel):
+    """A message; `payload` only on the single GET."""
+
+    id: str
+    appId: str
+    status: Literal["scheduled", "delivering", "delivered", "failed", "cancelled"]
+    sendAt: Timestamp
+    createdAt: Timestamp
+    attempts: int
+    maxAttempts: int
+    nextAttemptAt: Timestamp | None
+    deliveredAt: Timestamp | None
+    lateMs: int | None
+    failureReason: Literal["gone", "exhausted", "expired", "app_deleted"] | None
+    notAfter: Timestamp | None = None
+    etag: str
+    payload: Any = None
+
+
+class AttemptOut(BaseModel):
+    """One delivery attempt."""
+
+    n: int
+    messageId: str
+    startedAt: Timestamp
+    durationMs: int
+    statusCode: int | None
+    error: str | None
+    responseSnippet: str
+
+
+class UsageOut(BaseModel):
+    """One tenant-day of counters."""
+
+    date: str
+    scheduled: int
+    delivered: int
+    failed: int
+    attempts: int

@@ -1,0 +1,96 @@
+"""Apps: the delivery targets of a tenant, their headers and signing secrets."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from chalicelib.domain import ids
+from chalicelib.domain.errors import ConcurrentUpdate, InvalidInput, NotFound, WrongState
+from chalicelib.domain.model import App, Page, Principal, SigningSecret, cancel_for_deleted_app
+from chalicelib.domain.schemas import AppCreate, AppPatch
+from chalicelib.services.context import Context
+
+ROTATION_OVERLAP_MS = 24 * 3_600_000
+CANCEL_CHUNK = 500
+
+
+def create_app(ctx: Context, principal: Principal, body: AppCreate) -> App:
+    """A new app with a fresh signing secret."""
+    app = App(
+        id=ids.new_id(ids.APP_PREFIX),
+        tenant_id=principal.tenant_id,
+        name=body.name,
+        url=body.url,
+        headers=dict(body.headers),
+        max_attempts=body.retry.maxAttempts,
+        secrets=(SigningSecret(ids.new_signing_secret()),),
+        created_at=ctx.clock.now_ms(),
+    )
+    ctx.apps.put_app(app)
+    return app
+
+
+def get_app(ctx: Context, principal: Principal, app_id: str) -> App:
+    """One app of the caller's tenant, else `NotFound`."""
+    app = ctx.apps.get_app(principal.tenant_id, app_id)
+    if app is None:
+        raise NotFound(f"no app {app_id}")
+    return app
+
+
+def list_apps(ctx: Context, principal: Principal, *, cursor: str | None, limit: int) -> Page[App]:
+    """The tenant's apps."""
+    return ctx.apps.list_apps(principal.tenant_id, cursor=cursor, limit=limit)
+
+
+def update_app(ctx: Context, principal: Principal, app_id: str, body: AppPatch) -> App:
+    """Change name, url, headers (replaced as a whole) or retry defaults."""
+    app = get_app(ctx, principal, app_id)
+    if not body.model_fields_set:
+        raise InvalidInput("nothing to change: give name, url, headers or retry")
+    changes: dict[str, object] = {}
+    if body.name is not None:
+        changes["name"] = body.name
+    if body.url is not None:
+        changes["url"] = body.url
+    if body.headers is not None:
+        changes["headers"] = dict(body.headers)
+    if body.retry is not None:
+        changes["max_attempts"] = body.retry.maxAttempts
+    updated = dataclasses.replace(app, **changes)  # type: ignore[arg-type]
+    ctx.apps.put_app(updated)
+    return updated
+
+
+def rotate_secret(ctx: Context, principal: Principal, app_id: str) -> App:
+    """A new current secret; the previous one keeps signing (both signatures sent) for 24 h."""
+    app = get_app(ctx, principal, app_id)
+    now = ctx.clock.now_ms()
+    previous = SigningSecret(app.secrets[0].value, expires_at=now + ROTATION_OVERLAP_MS)
+    rotated = dataclasses.replace(app, secrets=(SigningSecret(ids.new_signing_secret()), previous))
+    ctx.apps.put_app(rotated)
+    return rotated
+
+
+def delete_app(ctx: Context, principal: Principal, app_id: str) -> None:
+    """Delete an app: stop its in-flight attempts and cancel its pending messages."""
+    if not ctx.apps.delete_app(principal.tenant_id, app_id):
+        raise NotFound(f"no app {app_id}")
+    ctx.timer.app_deleted(principal.tenant_id, app_id)
+    cancel_pending_of_app(ctx, principal.tenant_id, app_id)
+
+
+def cancel_pending_of_app(ctx: Context, tenant_id: str, app_id: str) -> int:
+    """Cancel (reason `app_deleted`) every scheduled message of a deleted app; returns how many."""
+    cancelled = 0
+    while ids_ := ctx.messages.scheduled_ids_of_app(tenant_id, app_id, limit=CANCEL_CHUNK):
+        for message_id in ids_:
+            message = ctx.messages.get_message(tenant_id, message_id)
+            if message is None:
+                continue
+            try:
+                ctx.messages.save(cancel_for_deleted_app(message), expected_gen=message.gen)
+                cancelled += 1
+            except (ConcurrentUpdate, WrongState):
+                continue  # claimed or changed meanwhile: the delivery side finds the app gone
+    return cancelled

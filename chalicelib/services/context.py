@@ -1,0 +1,26 @@
+"""The bundle of adapters a use case runs against; `bootstrap` builds one per backend."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from chalicelib.ports import AppStore, Clock, KeyStore, Limiter, MessageStore, TenantStore, Timer, UsageStore
+from chalicelib.settings import Settings
+
+
+@dataclass(frozen=True)
+class Context:
+    """Ports plus settings; tests build one from fakes or either real adapter set."""
+
+    tenants: TenantStore
+    keys: KeyStore
+    apps: AppStore
+    messages: MessageStore
+    usage: UsageStore
+    timer: Timer
+    limiter: Limiter
+    clock: Clock
+    settings: Settings
+    jitter: Callable[[], float] = field(default=random.random)

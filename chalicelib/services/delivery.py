@@ -1,0 +1,85 @@
+"""Delivery use cases shared by the local engine and the AWS delivery Lambda.
+
+The runner (engine or Lambda) claims a message, calls `plan_attempt`, performs the HTTP request
+with `chalicelib.delivery`, and hands the outcome to `record_outcome`. Both steps are pure apart
+from the store write, so each backend batches or parallelises as it likes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.delivery import AttemptOutcome, DeliveryRequest
+from chalicelib.domain.model import App, Attempt, FailureReason, Message, Status, UsageDelta
+from chalicelib.domain.retry import after_attempt, expire_unattempted, is_expired, usage_of_transition
+from chalicelib.domain.times import format_ms
+from chalicelib.ports import MessageStore
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """A claimed message that ends without an attempt (app gone, or `notAfter` passed)."""
+
+    message: Message
+    usage: UsageDelta
+
+
+def plan_attempt(claimed: Message, app: App | None, payload_json: str, now_ms: int) -> DeliveryRequest | Skip:
+    """The HTTP request for a claimed message, or why it ends without one."""
+    if app is None:
+        ended = claimed.evolve(status=Status.FAILED, failure_reason=FailureReason.APP_DELETED)
+        return Skip(ended, usage_of_transition(ended, attempted=False, at_ms=now_ms))
+    if is_expired(claimed, now_ms):
+        ended = expire_unattempted(claimed)
+        return Skip(ended, usage_of_transition(ended, attempted=False, at_ms=now_ms))
+    return DeliveryRequest(
+        message_id=claimed.id,
+        app_id=app.id,
+        url=app.url,
+        headers=app.headers,
+        body=payload_json.encode(),
+        secrets=app.signing_secrets(now_ms),
+        scheduled_at=format_ms(claimed.send_at),
+        attempt=claimed.attempts + 1,
+    )
+
+
+def outcome_transition(
+    claimed: Message, outcome: AttemptOutcome, *, finished_at: int, jitter: float
+) -> tuple[Message, Attempt, UsageDelta]:
+    """The message after the attempt, the attempt record, and the counters it adds."""
+    after = after_attempt(
+        claimed,
+        started_at=outcome.started_at_ms,
+        finished_at=finished_at,
+        status_code=outcome.status_code,
+        retry_after_s=outcome.retry_after_s,
+        jitter=jitter,
+    )
+    attempt = Attempt(
+        message_id=claimed.id,
+        tenant_id=claimed.tenant_id,
+        app_id=claimed.app_id,
+        n=after.attempts,
+        started_at=outcome.started_at_ms,
+        duration_ms=outcome.duration_ms,
+        status_code=outcome.status_code,
+        error=outcome.error,
+        response_snippet=outcome.response_snippet,
+    )
+    return after, attempt, usage_of_transition(after, attempted=True, at_ms=finished_at)
+
+
+def record_outcome(
+    store: MessageStore, claimed: Message, outcome: AttemptOutcome, *, finished_at: int, jitter: float
+) -> Message:
+    """Store the attempt and the message's next state in one atomic write."""
+    after, attempt, usage = outcome_transition(claimed, outcome, finished_at=finished_at, jitter=jitter)
+    store.save(after, expected_gen=claimed.gen, attempt=attempt, usage=usage)
+    return after
+
+
+def record_skip(store: MessageStore, claimed: Message, skip: Skip) -> Message:
+    """Store the end of a message that was claimed but not attempted."""
+    store.save(skip.message, expected_gen=claimed.gen, usage=skip.usage)
+    return skip.message

@@ -1,0 +1,46 @@
+"""Adapter sets the conformance suite runs against. Each builds a `Context` on a settable clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from chalicelib.adapters.local.wiring import build_local_runtime
+from chalicelib.services.context import Context
+from chalicelib.settings import Settings
+
+
+class ManualClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, now_ms: int = 1_800_000_000_000) -> None:
+        self.now = now_ms
+
+    def now_ms(self) -> int:
+        return self.now
+
+    def advance(self, ms: int) -> None:
+        self.now += ms
+
+
+def _local(tmp_path: Path, clock: ManualClock) -> Iterator[Context]:
+    runtime = build_local_runtime(Settings(data_dir=tmp_path / "data"), clock=clock)
+    try:
+        yield runtime.context
+    finally:
+        runtime.close()
+
+
+ADAPTER_SETS: dict[str, Callable[[Path, ManualClock], Iterator[Context]]] = {"local": _local}
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture(params=sorted(ADAPTER_SETS))
+def ctx(request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock) -> Iterator[Context]:
+    yield from ADAPTER_SETS[request.param](tmp_path, clock)
