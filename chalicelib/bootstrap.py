@@ -34,9 +34,9 @@ def install(context: Context | None) -> None:
 def _build() -> Context:
     settings = get_settings()
     if settings.backend == "aws":
-        from chalicelib.adapters.aws.wiring import build_aws_context  # type: ignore[import-not-found]
+        from chalicelib.adapters.aws.wiring import build_aws_context
 
-        return build_aws_context(settings)  # type: ignore[no-any-return]
+        return build_aws_context(settings)
     from chalicelib.adapters.local.wiring import build_local_context
 
     return build_local_context(settings)

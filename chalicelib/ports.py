@@ -111,7 +111,9 @@ class MessageQuery:
 class MessageStore(Protocol):
     """Messages, their payloads and attempts."""
 
-    def insert_messages(self, items: Sequence[NewMessage], usage: UsageDelta, *, idempotency_ttl_ms: int) -> list[Inserted]:
+    def insert_messages(
+        self, items: Sequence[NewMessage], usage: UsageDelta, *, idempotency_ttl_ms: int
+    ) -> list[Inserted]:
         """Store new messages in order. An item whose idempotency key the tenant used within the TTL
         is not stored; its earlier message comes back with `created=False`. `usage.scheduled` is
         counted for stored items only."""
@@ -142,7 +144,9 @@ class MessageStore(Protocol):
         if the stored generation is still `expected_gen`; otherwise `ConcurrentUpdate`."""
         ...
 
-    def claim(self, tenant_id: str, message_id: str, *, gen: int, now_ms: int, lease_until: int, owner: str) -> Message | None:
+    def claim(
+        self, tenant_id: str, message_id: str, *, gen: int, now_ms: int, lease_until: int, owner: str
+    ) -> Message | None:
         """Take a due message for delivery: only if it is `scheduled`, still at `gen` and `due_at <= now_ms`.
         Returns the claimed (`delivering`) message, or None when there is nothing to claim."""
         ...

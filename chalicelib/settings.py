@@ -110,7 +110,7 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def _plans(raw: str | None) -> dict[str, Plan]:
-    """`SCHEDULER_PLANS`: JSON `{name: {rate, burst, dailyQuota}}` (or `@path` to a JSON file), merged over the defaults."""
+    """`SCHEDULER_PLANS`: JSON `{name: {rate, burst, dailyQuota}}` or `@path` of such a file, over the defaults."""
     plans = dict(DEFAULT_PLANS)
     if not raw:
         return plans

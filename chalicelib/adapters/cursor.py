@@ -25,6 +25,8 @@ def decode_cursor(cursor: str, *types: type) -> list[Any]:
         raise InvalidInput("invalid cursor", field="cursor") from exc
     if not isinstance(values, list) or len(values) != len(types):
         raise InvalidInput("invalid cursor", field="cursor")
-    if not all(isinstance(value, kind) and not isinstance(value, bool) for value, kind in zip(values, types, strict=True)):
+    if not all(
+        isinstance(value, kind) and not isinstance(value, bool) for value, kind in zip(values, types, strict=True)
+    ):
         raise InvalidInput("invalid cursor", field="cursor")
     return values

@@ -16,9 +16,7 @@ MS_PER_DAY = 86_400_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 # RFC 3339 date-time: date, "T" (or space/lowercase t), time, optional fraction, mandatory offset.
-_RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 def parse_instant(value: object, *, field: str) -> int:
@@ -75,9 +73,7 @@ def delay_to_ms(delay_seconds: float, *, field: str = "delaySeconds") -> int:
     return math.ceil(delay_seconds * 1000)
 
 
-def resolve_send_at(
-    *, send_at_ms: int | None, delay_ms: int | None, now_ms: int, horizon_days: int
-) -> int:
+def resolve_send_at(*, send_at_ms: int | None, delay_ms: int | None, now_ms: int, horizon_days: int) -> int:
     """When a message is due: a past time means now; beyond the horizon is `InvalidInput`."""
     if (send_at_ms is None) == (delay_ms is None):
         raise InvalidInput("give exactly one of sendAt or delaySeconds", field="sendAt")

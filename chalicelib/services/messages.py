@@ -7,7 +7,6 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-
 from chalicelib.domain import ids
 from chalicelib.domain.errors import (
     IdempotencyConflict,
@@ -53,7 +52,7 @@ def schedule(
     prepared: list[NewMessage | SchedulerError] = []
     for raw in raws:
         try:
-            prepared.append(_prepare(ctx, principal, raw, header_key, now, apps))
+            prepared.append(_prepare(ctx, principal, raw, header_key=header_key, now=now, apps=apps))
         except SchedulerError as exc:
             prepared.append(exc)
     fresh = [item for item in prepared if isinstance(item, NewMessage)]
@@ -71,6 +70,7 @@ def _prepare(
     ctx: Context,
     principal: Principal,
     raw: Mapping[str, Any],
+    *,
     header_key: str | None,
     now: int,
     apps: dict[str, App | None],
@@ -139,7 +139,9 @@ def list_messages(
     return ctx.messages.list_messages(principal.tenant_id, query, cursor=cursor, limit=limit)
 
 
-def change(ctx: Context, principal: Principal, message_id: str, raw: Mapping[str, Any], if_match: str | None) -> Message:
+def change(
+    ctx: Context, principal: Principal, message_id: str, raw: Mapping[str, Any], if_match: str | None
+) -> Message:
     """PATCH: a new `sendAt` and/or payload while `scheduled`, guarded by the etag."""
     body = validate(MessagePatch, raw)
     if not body.model_fields_set:
@@ -179,7 +181,7 @@ def cancel(ctx: Context, principal: Principal, message_id: str) -> Message:
 
 def redrive(ctx: Context, principal: Principal, message_id: str, raw: Mapping[str, Any] | None) -> Message:
     """`failed | cancelled → scheduled`, now or at the body's `sendAt`, with a fresh attempt budget."""
-    body = validate(Redrive, raw or {})
+    body = validate(Redrive, {} if raw is None else raw)
     message = get(ctx, principal, message_id)
     if ctx.apps.get_app(principal.tenant_id, message.app_id) is None:
         raise NotFound(f"the app {message.app_id} of this message was deleted", field="appId")
@@ -207,6 +209,3 @@ def recent_attempts(
 ) -> Page[Attempt]:
     """Recent attempts across the tenant's messages (what `tail` follows)."""
     return ctx.messages.recent_attempts(principal.tenant_id, app_id=app_id, after=after, limit=limit)
-
-
-

@@ -22,7 +22,9 @@ def usage(ctx: Context, principal: Principal, *, first: str | None, last: str | 
         raise InvalidInput("from must not be after to", field="from")
     if (last_day - first_day).days >= MAX_DAYS:
         raise InvalidInput(f"at most {MAX_DAYS} days at once", field="from")
-    stored = {day.date: day for day in ctx.usage.usage(principal.tenant_id, first_day.isoformat(), last_day.isoformat())}
+    stored = {
+        day.date: day for day in ctx.usage.usage(principal.tenant_id, first_day.isoformat(), last_day.isoformat())
+    }
     span = (last_day - first_day).days + 1
     days = (first_day + timedelta(days=offset) for offset in range(span))
     return [stored.get(day.isoformat()) or UsageDay(day.isoformat()) for day in days]

@@ -14,7 +14,7 @@ from chalicelib.services.context import Context
 
 
 def tenant(ctx: Context, name: str = "acme") -> Principal:
-    made, token = accounts.create_tenant(ctx, TenantCreate(name=name, plan="unlimited"))
+    _, token = accounts.create_tenant(ctx, TenantCreate(name=name, plan="unlimited"))
     return accounts.authenticate(ctx, token)
 
 
@@ -65,7 +65,9 @@ def test_idempotency_replays_same_body_and_rejects_a_different_one(ctx: Context,
     clock.advance(1_000)  # delaySeconds compares as sent, not as the resulting time
     again = schedule_one(ctx, who, app_id, idempotencyKey="k1")
     assert (again.created, again.message.id) == (False, first.message.id)
-    [conflict] = messages.schedule(ctx, who, [{"appId": app_id, "payload": 2, "delaySeconds": 10, "idempotencyKey": "k1"}])
+    [conflict] = messages.schedule(
+        ctx, who, [{"appId": app_id, "payload": 2, "delaySeconds": 10, "idempotencyKey": "k1"}]
+    )
     assert isinstance(conflict, IdempotencyConflict)
     clock.advance(ctx.settings.idempotency_ttl_ms)
     assert schedule_one(ctx, who, app_id, idempotencyKey="k1").created
@@ -187,8 +189,11 @@ def test_redrive_gives_a_fresh_attempt_budget(ctx: Context, clock) -> None:
     )
     assert claimed is not None
     failed = delivery.record_outcome(
-        ctx.messages, claimed, AttemptOutcome(clock.now, 1, 500, "http_status: 500", "", None),
-        finished_at=clock.now, jitter=0,
+        ctx.messages,
+        claimed,
+        AttemptOutcome(clock.now, 1, 500, "http_status: 500", "", None),
+        finished_at=clock.now,
+        jitter=0,
     )
     assert (failed.status, failed.failure_reason) == (Status.FAILED, "exhausted")
     redriven = messages.redrive(ctx, who, message.id, None)

@@ -20,7 +20,7 @@ _ATTEMPT_COLUMNS = "message_id, tenant_id, app_id, n, started_at, duration_ms, s
 _INSERT = f"INSERT INTO messages ({COLUMNS}) VALUES ({', '.join('?' * 16)})"
 
 
-def message_from_row(row: Sequence) -> Message:  # type: ignore[type-arg]
+def message_from_row(row: Sequence) -> Message:
     """A `Message` from the first 16 columns of `COLUMNS`."""
     reason = row[14]
     return Message(
@@ -43,7 +43,7 @@ def message_from_row(row: Sequence) -> Message:  # type: ignore[type-arg]
     )
 
 
-def message_values(message: Message) -> tuple:  # type: ignore[type-arg]
+def message_values(message: Message) -> tuple:
     """The 16 values of `COLUMNS` for a message."""
     return (
         message.id,
@@ -185,7 +185,9 @@ class SqliteMessageStore:
             if usage is not None:
                 add_usage(conn, [usage])
 
-    def claim(self, tenant_id: str, message_id: str, *, gen: int, now_ms: int, lease_until: int, owner: str) -> Message | None:
+    def claim(
+        self, tenant_id: str, message_id: str, *, gen: int, now_ms: int, lease_until: int, owner: str
+    ) -> Message | None:
         """Claim one due message at `gen` (what a backend with one timer per message does)."""
         with self._db.write() as conn:
             row = conn.execute(
@@ -250,8 +252,17 @@ def insert_attempts(conn: sqlite3.Connection, attempts: Sequence[Attempt]) -> No
     conn.executemany(
         f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (a.message_id, a.tenant_id, a.app_id, a.n, a.started_at, a.duration_ms, a.status_code, a.error,
-             a.response_snippet)
+            (
+                a.message_id,
+                a.tenant_id,
+                a.app_id,
+                a.n,
+                a.started_at,
+                a.duration_ms,
+                a.status_code,
+                a.error,
+                a.response_snippet,
+            )
             for a in attempts
         ],
     )

@@ -90,7 +90,7 @@ class SqliteKeyStore:
             return cursor.rowcount == 1
 
 
-def _key(row: tuple) -> ApiKey:  # type: ignore[type-arg]
+def _key(row: tuple) -> ApiKey:
     key_id, tenant_id, name, scopes, token_hash, created_at, revoked_at = row
     scope_set = frozenset(Scope(name) for name in scopes.split(",") if name)
     return ApiKey(key_id, tenant_id, name, scope_set, token_hash, created_at, revoked_at)
@@ -157,7 +157,7 @@ class SqliteAppStore:
             return conn.execute("DELETE FROM apps WHERE id = ? AND tenant_id = ?", (app_id, tenant_id)).rowcount == 1
 
 
-def app_from_row(row: tuple) -> App:  # type: ignore[type-arg]
+def app_from_row(row: tuple) -> App:
     """An `App` from a row of `SqliteAppStore._COLUMNS`."""
     app_id, tenant_id, name, url, headers, max_attempts, secrets, created_at = row
     signing = tuple(SigningSecret(value, expires_at) for value, expires_at in json.loads(secrets))

@@ -144,5 +144,5 @@ def bootstrap_admin_key(context: Context, settings: Settings) -> str | None:
     with os.fdopen(fd, "w") as out:
         out.write(token + "\n")
     ensure_default_tenant(context, token)
-    print(f"generated admin key (shown once, also in {path}): {token}", file=sys.stderr)
+    print(f"generated admin key (shown once, also in {path}): {token}", file=sys.stderr)  # noqa: T201 - shown once, by design
     return token

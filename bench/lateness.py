@@ -1,0 +1,131 @@
+"""Firing lateness: N messages due at R/s to a loopback receiver; ours vs APScheduler 3 in the same run.
+
+Lateness = receive time at the receiver minus sendAt. Both schedulers POST to the same kind of receiver
+process. Ours runs as the real `scheduler serve` process with every state change committed to SQLite;
+APScheduler 3 runs in this process with its default in-memory job store and thread-pool executor,
+each job doing the same signed-size POST with a shared keep-alive httpx client.
+
+    python bench/lateness.py --count 30000 --rate 1000 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import ReceiverProcess, create_app, iso_ms, post_batches, start_server, summary, write_results
+
+LEAD_MS = 20_000  # time to schedule everything before the first message is due
+
+
+def run_ours(count: int, rate: float) -> dict[str, Any]:
+    receiver = ReceiverProcess()
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_server(Path(tmp) / "data")
+        try:
+            with server.client() as client:
+                app_id = create_app(client, f"{receiver.base}/ok")
+                first_due = int(time.time() * 1000) + LEAD_MS
+                due = [first_due + int(i * 1000 / rate) for i in range(count)]
+                messages = [{"appId": app_id, "payload": {"i": i}, "sendAt": iso_ms(ms)} for i, ms in enumerate(due)]
+                started = time.monotonic()
+                post_batches(client, messages)
+                scheduling_s = time.monotonic() - started
+                if time.time() * 1000 > first_due:
+                    raise RuntimeError(f"scheduling took {scheduling_s:.1f}s, longer than the lead")
+                receiver.wait_for(count, timeout_s=LEAD_MS / 1000 + count / rate + 60)
+                time.sleep(1.0)  # let the last state changes commit before reading them
+                delivered = client.get("/usage").json()["items"][-1]["delivered"]
+            result = _lateness(receiver.records(), count)
+            result["committed_delivered"] = delivered
+            return result
+        finally:
+            server.stop()
+            receiver.close()
+
+
+def run_apscheduler(count: int, rate: float) -> dict[str, Any]:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    receiver = ReceiverProcess()
+    http = httpx.Client(timeout=10, trust_env=False, limits=httpx.Limits(max_connections=20))
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.start()
+    try:
+        url = f"{receiver.base}/ok"
+        first_due = int(time.time() * 1000) + 5_000
+        from datetime import UTC, datetime
+
+        for i in range(count):
+            ms = first_due + int(i * 1000 / rate)
+            run_at = datetime.fromtimestamp(ms / 1000, tz=UTC)
+            headers = {"webhook-id": f"ap_{i}", "scheduler-scheduled-at": iso_ms(ms)}
+            scheduler.add_job(
+                http.post,
+                "date",
+                run_date=run_at,
+                args=[url],
+                kwargs={"json": {"i": i}, "headers": headers},
+                misfire_grace_time=None,
+            )
+        receiver.wait_for(count, timeout_s=5 + count / rate + 60)
+        return _lateness(receiver.records(), count)
+    finally:
+        scheduler.shutdown(wait=False)
+        http.close()
+        receiver.close()
+
+
+def _lateness(records: list[list[Any]], expected: int) -> dict[str, Any]:
+    from chalicelib.domain.times import parse_instant
+
+    late = [at - parse_instant(scheduled, field="x") for at, _, scheduled in records]
+    unique = {message_id for _, message_id, _ in records}
+    early = sum(1 for value in late if value < 0)
+    return {**summary(late), "received": len(records), "lost": expected - len(unique), "early": early}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=30_000)
+    parser.add_argument("--rate", type=float, default=1_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--skip-apscheduler", action="store_true")
+    args = parser.parse_args()
+    runs: dict[str, list[dict[str, Any]]] = {"ours": [], "apscheduler": []}
+    for n in range(args.runs):
+        runs["ours"].append(run_ours(args.count, args.rate))
+        print(f"run {n + 1} ours:        {_line(runs['ours'][-1])}", flush=True)
+        if not args.skip_apscheduler:
+            runs["apscheduler"].append(run_apscheduler(args.count, args.rate))
+            print(f"run {n + 1} apscheduler: {_line(runs['apscheduler'][-1])}", flush=True)
+    medians = {name: _median_of(results) for name, results in runs.items() if results}
+    print(f"\n{args.count} messages at {args.rate:g}/s, {args.runs} runs; median of runs (ms):")
+    print(f"{'':14}{'p50':>8}{'p99':>8}{'max':>8}{'lost':>6}")
+    for name, figures in medians.items():
+        print(f"{name:14}{figures['p50']:8.1f}{figures['p99']:8.1f}{figures['max']:8.1f}{figures['lost']:6.0f}")
+    path = write_results("lateness", {"count": args.count, "rate": args.rate, "runs": runs, "median_of_runs": medians})
+    print(f"wrote {path}")
+
+
+def _median_of(results: list[dict[str, Any]]) -> dict[str, float]:
+    import statistics
+
+    keys = ("p50", "p99", "max", "lost")
+    return {key: statistics.median(float(r[key]) for r in results) for key in keys}
+
+
+def _line(result: dict[str, Any]) -> str:
+    return (
+        f"p50 {result['p50']:.1f} ms  p99 {result['p99']:.1f} ms  max {result['max']:.1f} ms  "
+        f"lost {result['lost']}  early {result['early']}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Outbound webhook delivery: signing, SSRF guard, whole-attempt deadline, outcome classification.
+
+Shared by the local engine (``HttpSender`` in its event loop) and the delivery Lambda
+(``send_once``). Importing this package does no I/O.
+"""
+
+from __future__ import annotations
+
+from chalicelib.delivery.classify import parse_retry_after, status_error
+from chalicelib.delivery.models import AttemptOutcome, DeliveryRequest
+from chalicelib.delivery.sender import SNIPPET_LIMIT, HttpSender, SenderOptions, send_once
+from chalicelib.delivery.signing import build_headers, sign
+from chalicelib.delivery.ssrf import BlockedAddressError, GuardedResolver, is_blocked
+
+__all__ = [
+    "SNIPPET_LIMIT",
+    "AttemptOutcome",
+    "BlockedAddressError",
+    "DeliveryRequest",
+    "GuardedResolver",
+    "HttpSender",
+    "SenderOptions",
+    "build_headers",
+    "is_blocked",
+    "parse_retry_after",
+    "send_once",
+    "sign",
+    "status_error",
+]
