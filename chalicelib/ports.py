@@ -159,8 +159,9 @@ class MessageStore(Protocol):
         """Attempts of all messages in the order they were recorded, after the cursor `after`."""
         ...
 
-    def scheduled_ids_of_app(self, tenant_id: str, app_id: str, *, limit: int) -> list[str]:
-        """Up to `limit` ids of the app's `scheduled` messages (to cancel when the app goes)."""
+    def cancel_scheduled_of_app(self, tenant_id: str, app_id: str, *, limit: int) -> int:
+        """Cancel (reason `app_deleted`, `gen` bumped) up to `limit` of the app's `scheduled` messages;
+        returns how many. Callers repeat until 0."""
         ...
 
 

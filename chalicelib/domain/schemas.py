@@ -133,7 +133,7 @@ class MessageCreate(Strict):
     appId: Annotated[str, Field(min_length=1, max_length=64)]
     payload: Annotated[Any, Field(description="any JSON value, at most 256 KiB serialized")]
     sendAt: _instant("sendAt") | None = None  # type: ignore[valid-type]
-    delaySeconds: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    delaySeconds: Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)] | None = None
     idempotencyKey: Annotated[str, Field(min_length=1, max_length=255)] | None = None
     maxAttempts: MaxAttempts | None = None
     notAfter: _instant("notAfter") | None = None  # type: ignore[valid-type]
@@ -142,7 +142,7 @@ class MessageCreate(Strict):
 class MessageBatch(Strict):
     """`POST /messages/batch`: items are validated one by one, so one bad item fails alone."""
 
-    messages: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=MAX_BATCH)]
+    messages: Annotated[list[Any], Field(min_length=1, max_length=MAX_BATCH)]
 
 
 class MessagePatch(Strict):

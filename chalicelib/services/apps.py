@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 
 from chalicelib.domain import ids
-from chalicelib.domain.errors import ConcurrentUpdate, InvalidInput, NotFound, WrongState
-from chalicelib.domain.model import App, Page, Principal, SigningSecret, cancel_for_deleted_app
+from chalicelib.domain.errors import InvalidInput, NotFound
+from chalicelib.domain.model import App, Page, Principal, SigningSecret
 from chalicelib.domain.schemas import AppCreate, AppPatch
 from chalicelib.services.context import Context
 
 ROTATION_OVERLAP_MS = 24 * 3_600_000
-CANCEL_CHUNK = 500
+CANCEL_CHUNK = 5_000
+MAX_LIVE_SECRETS = 4
 
 
 def create_app(ctx: Context, principal: Principal, body: AppCreate) -> App:
@@ -63,11 +64,14 @@ def update_app(ctx: Context, principal: Principal, app_id: str, body: AppPatch) 
 
 
 def rotate_secret(ctx: Context, principal: Principal, app_id: str) -> App:
-    """A new current secret; the previous one keeps signing (both signatures sent) for 24 h."""
+    """A new current secret; the previous one keeps signing (both signatures sent) for 24 h, and older
+    rotated-out secrets keep their own 24 h (at most `MAX_LIVE_SECRETS` signatures in all)."""
     app = get_app(ctx, principal, app_id)
     now = ctx.clock.now_ms()
     previous = SigningSecret(app.secrets[0].value, expires_at=now + ROTATION_OVERLAP_MS)
-    rotated = dataclasses.replace(app, secrets=(SigningSecret(ids.new_signing_secret()), previous))
+    older = [s for s in app.secrets[1:] if s.expires_at is not None and s.expires_at > now]
+    kept = (SigningSecret(ids.new_signing_secret()), previous, *older)[:MAX_LIVE_SECRETS]
+    rotated = dataclasses.replace(app, secrets=kept)
     ctx.apps.put_app(rotated)
     return rotated
 
@@ -81,16 +85,9 @@ def delete_app(ctx: Context, principal: Principal, app_id: str) -> None:
 
 
 def cancel_pending_of_app(ctx: Context, tenant_id: str, app_id: str) -> int:
-    """Cancel (reason `app_deleted`) every scheduled message of a deleted app; returns how many."""
+    """Cancel (reason `app_deleted`) every scheduled message of a deleted app, in chunks; returns how many.
+    One claimed meanwhile is not lost: the delivery side finds its app gone and ends it `app_deleted`."""
     cancelled = 0
-    while ids_ := ctx.messages.scheduled_ids_of_app(tenant_id, app_id, limit=CANCEL_CHUNK):
-        for message_id in ids_:
-            message = ctx.messages.get_message(tenant_id, message_id)
-            if message is None:
-                continue
-            try:
-                ctx.messages.save(cancel_for_deleted_app(message), expected_gen=message.gen)
-                cancelled += 1
-            except (ConcurrentUpdate, WrongState):
-                continue  # claimed or changed meanwhile: the delivery side finds the app gone
+    while chunk := ctx.messages.cancel_scheduled_of_app(tenant_id, app_id, limit=CANCEL_CHUNK):
+        cancelled += chunk
     return cancelled

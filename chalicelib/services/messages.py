@@ -15,6 +15,7 @@ from chalicelib.domain.errors import (
     PayloadTooLarge,
     SchedulerError,
     StaleEtag,
+    WrongState,
 )
 from chalicelib.domain.model import App, Attempt, Message, Page, Principal, Status, UsageDelta
 from chalicelib.domain.model import cancel as cancel_transition
@@ -38,8 +39,10 @@ def serialize_payload(payload: Any) -> str:
 
 
 def request_hash(raw: Mapping[str, Any]) -> str:
-    """Hash of a create request as sent (so `delaySeconds` compares as sent, not as a time)."""
-    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Hash of a create request as sent (so `delaySeconds` compares as sent, not as a time). The key
+    itself is left out: the same request with the key in the header or in the body is the same request."""
+    fields = {name: value for name, value in raw.items() if name != "idempotencyKey"}
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -56,9 +59,9 @@ def schedule(
         except SchedulerError as exc:
             prepared.append(exc)
     fresh = [item for item in prepared if isinstance(item, NewMessage)]
+    ctx.limiter.check(principal.tenant_id, principal.plan, messages=len(fresh), now_ms=now)
     if not fresh:
         return [item for item in prepared if isinstance(item, SchedulerError)]
-    ctx.limiter.check(principal.tenant_id, principal.plan, messages=len(fresh), now_ms=now)
     usage = UsageDelta(principal.tenant_id, day_of(now), scheduled=len(fresh))
     stored = iter(ctx.messages.insert_messages(fresh, usage, idempotency_ttl_ms=ctx.settings.idempotency_ttl_ms))
     results = [item if isinstance(item, SchedulerError) else _replay_check(item, next(stored)) for item in prepared]
@@ -184,7 +187,7 @@ def redrive(ctx: Context, principal: Principal, message_id: str, raw: Mapping[st
     body = validate(Redrive, {} if raw is None else raw)
     message = get(ctx, principal, message_id)
     if ctx.apps.get_app(principal.tenant_id, message.app_id) is None:
-        raise NotFound(f"the app {message.app_id} of this message was deleted", field="appId")
+        raise WrongState(f"the app {message.app_id} of this message was deleted; it cannot be redriven")
     now = ctx.clock.now_ms()
     send_at = resolve_send_at(
         send_at_ms=body.sendAt if body.sendAt is not None else now,

@@ -145,7 +145,12 @@ def test_two_tenants_hammering_concurrently_never_see_each_other(server: ServerP
         results = list(pool.map(work, ["alice", "bob"] * 4))
     assert [p for problems in results for p in problems] == []
     for name, client in clients.items():
-        listed = client.get("/messages", params={"limit": 500}).json()["items"]
+        listed, cursor = [], None
+        while True:
+            page = client.get("/messages", params={"limit": 500, **({"cursor": cursor} if cursor else {})}).json()
+            listed += page["items"]
+            if not (cursor := page["nextCursor"]):
+                break
         assert {m["appId"] for m in listed} == {apps[name]} and len(listed) == 600
         client.close()
 

@@ -223,15 +223,15 @@ class SqliteMessageStore:
         position = encode_cursor(rows[-1][0] if rows else seq)
         return Page(items, position if len(rows) == limit else None, resume_cursor=position)
 
-    def scheduled_ids_of_app(self, tenant_id: str, app_id: str, *, limit: int) -> list[str]:
-        """Ids of an app's scheduled messages."""
-        with self._db.read() as conn:
-            rows = conn.execute(
-                "SELECT id FROM messages WHERE tenant_id = ? AND app_id = ? AND status = 'scheduled'"
-                " ORDER BY send_at, id LIMIT ?",
-                (tenant_id, app_id, limit),
-            ).fetchall()
-        return [row[0] for row in rows]
+    def cancel_scheduled_of_app(self, tenant_id: str, app_id: str, *, limit: int) -> int:
+        """Cancel a chunk of an app's scheduled messages in one statement."""
+        with self._db.write() as conn:
+            return conn.execute(
+                "UPDATE messages SET status = 'cancelled', failure_reason = 'app_deleted', gen = gen + 1,"
+                " finished_at = ? WHERE rowid IN (SELECT rowid FROM messages"
+                " WHERE tenant_id = ? AND app_id = ? AND status = 'scheduled' LIMIT ?)",
+                (self._clock.now_ms(), tenant_id, app_id, limit),
+            ).rowcount
 
 
 def save_in(conn: sqlite3.Connection, message: Message, *, expected_gen: int, now_ms: int) -> None:

@@ -1,0 +1,133 @@
+"""Authentication inside the app, as view decorators (no Chalice `@authorizer`).
+
+`Guard(bp)` gives each blueprint three decorators:
+
+- `guard.secured(scope)`: `Authorization: Bearer <api key>` → `services.accounts.authenticate`,
+  then `require(scope)`, then one request from the tenant's rate limit (message creation takes
+  its own, counting messages, in the service: those routes pass `counted=False`);
+- `guard.operator`: the `/tenants` routes; the bearer token must equal `SCHEDULER_OPERATOR_KEY`
+  (constant-time compare); when that is unset the routes answer 404;
+- `guard.public`: no authentication.
+
+Every wrapped view gets a `Call` and the path parameters, and whatever it raises is escalated
+to `api.middleware`, the one place that maps errors to HTTP.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalice.app import Blueprint, Request
+
+from chalicelib.api.errors import Escalated
+from chalicelib.bootstrap import get_context
+from chalicelib.domain.errors import NotFound, Unauthenticated
+from chalicelib.domain.model import Principal, Scope
+from chalicelib.services import accounts
+from chalicelib.services.context import Context
+
+View = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What a secured view works with: the adapters, the authenticated caller and the request."""
+
+    ctx: Context
+    principal: Principal
+    request: Request
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorCall:
+    """What an operator view works with."""
+
+    ctx: Context
+    request: Request
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of `Authorization: Bearer <token>` (scheme case-insensitive), else None."""
+    value = request.headers.get("authorization")
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def authorize(ctx: Context, request: Request, scope: Scope, *, counted: bool) -> Principal:
+    """The caller of `request`, checked for `scope`, with one request taken from its rate limit."""
+    principal = accounts.authenticate(ctx, bearer_token(request))
+    accounts.require(principal, scope)
+    if counted:
+        ctx.limiter.check(principal.tenant_id, principal.plan, messages=0, now_ms=ctx.clock.now_ms())
+    return principal
+
+
+def check_operator(ctx: Context, request: Request) -> None:
+    """Pass only with the operator key; 404 where none is configured, 401 for a wrong one."""
+    expected = ctx.settings.operator_key
+    if not expected:
+        raise NotFound("not found")
+    token = bearer_token(request)
+    if token is None or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise Unauthenticated("send Authorization: Bearer <operator key>")
+
+
+class Guard:
+    """The view decorators of one blueprint (they read the request through it)."""
+
+    def __init__(self, bp: Blueprint) -> None:
+        self._bp = bp
+
+    def secured(self, scope: Scope, *, counted: bool = True) -> Callable[[View], View]:
+        """A view for API keys with `scope`; it is called as `view(call, **path_params)`."""
+
+        def decorate(view: View) -> View:
+            @functools.wraps(view)
+            def wrapper(**path: str) -> Any:
+                try:
+                    ctx = get_context()
+                    request = self._bp.current_request
+                    principal = authorize(ctx, request, scope, counted=counted)
+                    return view(Call(ctx, principal, request), **path)
+                except Exception as exc:
+                    raise Escalated(exc) from exc
+
+            return wrapper
+
+        return decorate
+
+    def operator(self, view: View) -> View:
+        """A view for the operator key; it is called as `view(call, **path_params)`."""
+
+        @functools.wraps(view)
+        def wrapper(**path: str) -> Any:
+            try:
+                ctx = get_context()
+                request = self._bp.current_request
+                check_operator(ctx, request)
+                return view(OperatorCall(ctx, request), **path)
+            except Exception as exc:
+                raise Escalated(exc) from exc
+
+        return wrapper
+
+    @staticmethod
+    def public(view: View) -> View:
+        """A view without authentication; errors still leave in our shape."""
+
+        @functools.wraps(view)
+        def wrapper(**path: str) -> Any:
+            try:
+                return view(**path)
+            except Exception as exc:
+                raise Escalated(exc) from exc
+
+        return wrapper
