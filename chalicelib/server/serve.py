@@ -208,11 +208,11 @@ class Server:
         dispatcher = self._dispatcher
         if dispatcher.queue or dispatcher.active_count > 0:
             return True
-        return any(
-            ch.requests or ch.request is not None or ch.total_outbufs_len
-            for ch in list(self._map.values())
-            if isinstance(ch, HTTPChannel)
-        )
+        try:
+            channels = [ch for ch in list(self._map.values()) if isinstance(ch, HTTPChannel)]
+        except RuntimeError:  # the loop thread changed the map meanwhile: look again
+            return True
+        return any(ch.requests or ch.request is not None or ch.total_outbufs_len for ch in channels)
 
     def _close_channels(self) -> None:
         for channel in list(self._map.values()):
@@ -244,12 +244,14 @@ def serve(
     installed only when called from the main thread and restored on return; elsewhere
     ``server.request_stop()`` (the server is given to ``on_ready``) ends it.
     """
-    server = Server(app, host, port, threads=threads, shutdown_timeout=shutdown_timeout)
+    server: Server | None = None
     previous: dict[signal.Signals, Any] = {}
     try:
+        server = Server(app, host, port, threads=threads, shutdown_timeout=shutdown_timeout)
+        stop = server.request_stop
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, lambda signum, frame: server.request_stop())
+                previous[sig] = signal.signal(sig, lambda signum, frame: stop())
         server.start()
         if on_ready is not None:
             on_ready(server)
@@ -257,7 +259,8 @@ def serve(
         server.wait()
     finally:
         try:
-            server.stop()
+            if server is not None:
+                server.stop()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
