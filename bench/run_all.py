@@ -20,7 +20,7 @@ FULL = [
     ["bench.throughput", "--count", "40000", "--runs", "3"],
     ["bench.ingest", "--seconds", "10", "--clients", "4", "--runs", "3"],
     ["bench.scale", "--pending", "1000000"],
-    ["bench.bench_sender"],
+    ["bench.bench_sender", "--out", "bench/results/sender.json"],
 ]
 QUICK = [
     ["bench.lateness", "--count", "3000", "--rate", "1000", "--runs", "1"],
