@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT))
 
-from chalicelib.delivery import DeliveryRequest, HttpSender  # noqa: E402
+from chalicelib.delivery import DeliveryRequest, HttpSender
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection

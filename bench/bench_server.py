@@ -164,6 +164,23 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], deadline_s: float = 30.
     raise RuntimeError("server not ready in time")
 
 
+def keepalive_ok(port: int) -> bool:
+    """Two requests on one connection: a server that never answers the second fails."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=3)
+    try:
+        for _ in range(2):
+            conn.request("GET", "/ping")
+            response = conn.getresponse()
+            response.read()
+            if response.status != 200 or response.getheader("connection", "").lower() == "close":
+                return False
+        return True
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
@@ -217,6 +234,7 @@ def _py_worker(port: int, connections: int, duration: float, out: Any) -> None:
 
 
 def load_python(port: int, connections: int, duration: float, procs: int = 2) -> dict[str, float]:
+    procs = max(1, min(procs, connections))
     queue: Any = multiprocessing.get_context("spawn").Queue()
     per_proc = max(1, connections // procs)
     ps = [
@@ -305,6 +323,10 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         )
         try:
             wait_ready(port, proc)
+            entry["keepalive"] = keepalive_ok(port)
+            if not entry["keepalive"]:
+                print(f"{name:<14}  skipped: keep-alive broken (no answer to a 2nd request on a connection)")
+                continue
             for conns in args.connections:
                 duration = min(args.duration, 3) if name == "chalice-local" else args.duration
                 runs = []

@@ -67,8 +67,12 @@ def run_once(mode: str, clients: int, seconds: float, batch: int) -> dict[str, A
             server.stop()
     messages = sum(sent for sent, _ in results)
     latencies = [value for _, values in results for value in values]
-    return {"messages_per_s": messages / seconds, "requests": len(latencies), "elapsed_s": elapsed,
-            "latency_ms": summary(latencies)}
+    return {
+        "messages_per_s": messages / seconds,
+        "requests": len(latencies),
+        "elapsed_s": elapsed,
+        "latency_ms": summary(latencies),
+    }
 
 
 def main() -> None:
@@ -80,17 +84,23 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, list[dict[str, Any]]] = {"single": [], "batch": []}
     for n in range(args.runs):
-        for mode in results:
+        for mode in list(results):
             result = run_once(mode, args.clients, args.seconds, args.batch)
             results[mode].append(result)
             lat = result["latency_ms"]
-            print(f"run {n + 1} {mode:6}: {result['messages_per_s']:8.0f} messages/s  "
-                  f"request p50 {lat['p50']:.1f} ms p99 {lat['p99']:.1f} ms", flush=True)
+            print(
+                f"run {n + 1} {mode:6}: {result['messages_per_s']:8.0f} messages/s  "
+                f"request p50 {lat['p50']:.1f} ms p99 {lat['p99']:.1f} ms",
+                flush=True,
+            )
     medians = {mode: statistics.median(r["messages_per_s"] for r in runs) for mode, runs in results.items()}
-    print(f"\nmedian of {args.runs} runs, {args.clients} keep-alive clients: single creates {medians['single']:.0f}/s "
-          f"(target 1,000); batch {medians['batch']:.0f} messages/s (target 10,000)")
-    path = write_results("ingest", {"clients": args.clients, "seconds": args.seconds, "runs": results,
-                                    "median_messages_per_s": medians})
+    print(
+        f"\nmedian of {args.runs} runs, {args.clients} keep-alive clients: single creates {medians['single']:.0f}/s "
+        f"(target 1,000); batch {medians['batch']:.0f} messages/s (target 10,000)"
+    )
+    path = write_results(
+        "ingest", {"clients": args.clients, "seconds": args.seconds, "runs": results, "median_messages_per_s": medians}
+    )
     print(f"wrote {path}")
 
 

@@ -72,7 +72,7 @@ def main() -> None:
     receiver = ReceiverProcess()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
-        server, first_ready = time_to_ready(data_dir)
+        server, _ = time_to_ready(data_dir)
         with server.client() as client:
             app_id = create_app(client, f"{receiver.base}/ok")
         server.stop()
@@ -91,10 +91,15 @@ def main() -> None:
             server.stop()
             receiver.close()
     result = {
-        "pending": args.pending, "fill_seconds": fill_s, "database_mb": db_mb,
-        "ready_s_after_start": ready_s, "ready_s_after_restart": restart_ready_s,
-        "rss_mb": rss, "rss_mb_after_restart": rss_after_restart,
-        "probe_late_ms": late_ms, "probe_late_ms_after_restart": late_after_restart_ms,
+        "pending": args.pending,
+        "fill_seconds": fill_s,
+        "database_mb": db_mb,
+        "ready_s_after_start": ready_s,
+        "ready_s_after_restart": restart_ready_s,
+        "rss_mb": rss,
+        "rss_mb_after_restart": rss_after_restart,
+        "probe_late_ms": late_ms,
+        "probe_late_ms_after_restart": late_after_restart_ms,
     }
     for key, value in result.items():
         print(f"{key:32} {value:,.1f}" if isinstance(value, float) else f"{key:32} {value:,}")

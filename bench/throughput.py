@@ -26,7 +26,9 @@ def run_once(count: int) -> dict[str, Any]:
             with server.client() as client:
                 app_id = create_app(client, f"{receiver.base}/ok")
                 due = int(time.time() * 1000) + max(10_000, count // 4)  # room to schedule everything first
-                post_batches(client, [{"appId": app_id, "payload": {"i": i}, "sendAt": iso_ms(due)} for i in range(count)])
+                post_batches(
+                    client, [{"appId": app_id, "payload": {"i": i}, "sendAt": iso_ms(due)} for i in range(count)]
+                )
                 if not receiver.wait_for(count, timeout_s=(due / 1000 - time.time()) + count / 500 + 30):
                     raise RuntimeError(f"only {receiver.count()} of {count} arrived")
                 arrivals = sorted(at for at, _, _ in receiver.records())
@@ -53,9 +55,11 @@ def main() -> None:
     for n in range(args.runs):
         result = run_once(args.count)
         runs.append(result)
-        print(f"run {n + 1}: {result['deliveries_per_s']:.0f} deliveries/s "
-              f"({args.count} in {result['seconds_due_to_last']:.2f} s; committed {result['committed_delivered']})",
-              flush=True)
+        print(
+            f"run {n + 1}: {result['deliveries_per_s']:.0f} deliveries/s "
+            f"({args.count} in {result['seconds_due_to_last']:.2f} s; committed {result['committed_delivered']})",
+            flush=True,
+        )
     median = statistics.median(r["deliveries_per_s"] for r in runs)
     print(f"\nmedian of {args.runs} runs: {median:.0f} deliveries/s (target 2,000, stretch 4,000)")
     path = write_results("throughput", {"count": args.count, "runs": runs, "median_deliveries_per_s": median})

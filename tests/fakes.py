@@ -17,7 +17,6 @@ from typing import Any
 
 from chalicelib.adapters.cursor import decode_cursor, encode_cursor
 from chalicelib.domain.errors import ConcurrentUpdate, QuotaExceeded, Throttled
-from chalicelib.domain.model import cancel_for_deleted_app
 from chalicelib.domain.model import (
     ApiKey,
     App,
@@ -28,6 +27,7 @@ from chalicelib.domain.model import (
     Tenant,
     UsageDay,
     UsageDelta,
+    cancel_for_deleted_app,
     claim,
 )
 from chalicelib.ports import Inserted, MessageQuery, NewMessage

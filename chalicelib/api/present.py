@@ -87,6 +87,7 @@ def attempt(value: Attempt) -> dict[str, Any]:
     return {
         "n": value.n,
         "messageId": value.message_id,
+        "appId": value.app_id,
         "startedAt": format_ms(value.started_at),
         "durationMs": value.duration_ms,
         "statusCode": value.status_code,

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from chalicelib.cli.commands import add_client_parsers
 from chalicelib.cli.serve import add_serve_parser
 
 
@@ -14,6 +15,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scheduler", description="Point-in-time webhook scheduler.")
     commands = parser.add_subparsers(dest="command", required=True)
     add_serve_parser(commands)
+    add_client_parsers(commands)
     args = parser.parse_args(argv)
     code: int = args.handler(args)
     return code

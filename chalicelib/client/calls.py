@@ -2,7 +2,7 @@
 
 A `Call` says what to send (method, path, query, JSON body, headers), whether it is safe to repeat
 after a 5xx or a lost connection, and how to turn the JSON answer into a typed result. The clients
-only send calls, retry them per `RetryPolicy`, and hand the response to `read_response`.
+only send calls, retry them per `RetryPolicy`, and hand the response to `answers.read_response`.
 """
 
 from __future__ import annotations
@@ -15,17 +15,13 @@ from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-import httpx
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
 from chalicelib.client import models as m
-from chalicelib.client.errors import SchedulerAPIError
-from chalicelib.client.retry import parse_retry_after
 
 T = TypeVar("T")
 Instant = str | datetime
 UNSET: Any = object()
-_SNIPPET = 200
 
 
 @dataclass(frozen=True)
@@ -52,43 +48,6 @@ class Call(Generic[T]):
         if self.body is not UNSET:
             headers["content-type"] = "application/json"
         return headers
-
-
-def read_response(call: Call[T], response: httpx.Response) -> T:
-    """The typed result of a 2xx answer; any other answer is a `SchedulerAPIError`."""
-    if response.status_code >= 400:
-        raise error_from(response)
-    if not response.content:
-        return call.read(None)
-    try:
-        data = response.json()
-    except ValueError as exc:
-        raise _invalid(response, "the answer is not JSON") from exc
-    try:
-        return call.read(data)
-    except ValidationError as exc:
-        raise _invalid(response, f"the answer does not have the documented shape: {exc}") from exc
-
-
-def error_from(response: httpx.Response) -> SchedulerAPIError:
-    """The `SchedulerAPIError` of an error answer (also when it is not in the API's error shape)."""
-    retry_after = parse_retry_after(response.headers.get("retry-after"))
-    try:
-        error = response.json()["error"]
-        return SchedulerAPIError(
-            response.status_code,
-            str(error["code"]),
-            str(error["message"]),
-            error.get("field"),
-            retry_after_s=retry_after,
-        )
-    except (ValueError, KeyError, TypeError, AttributeError):
-        text = response.text.strip()[:_SNIPPET] or response.reason_phrase
-        return SchedulerAPIError(response.status_code, f"http_{response.status_code}", text, retry_after_s=retry_after)
-
-
-def _invalid(response: httpx.Response, reason: str) -> SchedulerAPIError:
-    return SchedulerAPIError(response.status_code, "invalid_response", f"{reason}: {response.text[:_SNIPPET]!r}")
 
 
 # ---- reading answers ----
@@ -241,14 +200,13 @@ def message_body(
     not_after: Instant | None,
 ) -> dict[str, Any]:
     """The body of a message create (without its idempotency key)."""
-    return _drop_none(
-        appId=app_id,
-        payload=payload,
+    body = {"appId": app_id, "payload": payload}
+    return body | _drop_none(
         sendAt=None if send_at is None else instant(send_at),
         delaySeconds=delay_seconds,
         maxAttempts=max_attempts,
         notAfter=None if not_after is None else instant(not_after),
-    ) | {"payload": payload}
+    )
 
 
 def send_message(body: dict[str, Any], idempotency_key: str | None) -> Call[m.Message]:
@@ -259,8 +217,10 @@ def send_message(body: dict[str, Any], idempotency_key: str | None) -> Call[m.Me
 
 def send_batch(messages: Iterable[Mapping[str, Any]]) -> Call[list[m.BatchItem]]:
     """`POST /messages/batch`; every item without an `idempotencyKey` gets one, so it is safe to retry."""
-    items = [dict(item) if "idempotencyKey" in item else {**item, "idempotencyKey": new_idempotency_key()}
-             for item in messages]
+    items = [
+        dict(item) if "idempotencyKey" in item else {**item, "idempotencyKey": new_idempotency_key()}
+        for item in messages
+    ]
     return Call("POST", "/messages/batch", _batch, body={"messages": items}, safe=True)
 
 

@@ -1,8 +1,10 @@
 """When the client tries a request again, and how long it waits first.
 
 - 429 is retried for every request: the API refuses it before doing anything.
-- 5xx and transport errors (connection refused, timeout) are retried only for requests that are
-  safe to repeat: reads, and message creation, which always carries an idempotency key.
+- A connection that could not be made (refused, DNS, connect timeout) is retried for every request:
+  nothing reached the server.
+- 5xx and other transport errors (read timeout, dropped connection) are retried only for requests
+  that are safe to repeat: reads, and message creation, which always carries an idempotency key.
 - The wait is the response's `Retry-After` when it has one (seconds or an HTTP date), else
   exponential backoff with full jitter. A `Retry-After` longer than `max_retry_after_s` (a daily
   quota, say) is not waited for: the error is raised with `retry_after_s` set.
@@ -53,9 +55,7 @@ class RetryPolicy:
         ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
         return ceiling * self.random()
 
-    def delay_for_status(
-        self, status: int, headers: Mapping[str, str], *, attempt: int, safe: bool
-    ) -> float | None:
+    def delay_for_status(self, status: int, headers: Mapping[str, str], *, attempt: int, safe: bool) -> float | None:
         """Seconds to wait before trying again after `status`, or None to give up now."""
         if attempt >= self.max_attempts:
             return None
@@ -66,9 +66,9 @@ class RetryPolicy:
             return self.backoff(attempt)
         return retry_after if retry_after <= self.max_retry_after_s else None
 
-    def delay_for_transport_error(self, *, attempt: int, safe: bool) -> float | None:
-        """Seconds to wait after a request got no answer, or None to give up now."""
-        if attempt >= self.max_attempts or not safe:
+    def delay_for_transport_error(self, *, attempt: int, safe: bool, sent: bool) -> float | None:
+        """Seconds to wait after a request got no answer (`sent`: it may have reached the server), or None."""
+        if attempt >= self.max_attempts or (sent and not safe):
             return None
         return self.backoff(attempt)
 

@@ -197,6 +197,12 @@ class KeyOut(BaseModel):
     key: str | None = None
 
 
+class RetryOut(BaseModel):
+    """Retry defaults of an app, as returned (lenient: a future field must not break clients)."""
+
+    maxAttempts: int
+
+
 class AppOut(BaseModel):
     """An app; header values are write-only, `signingSecret` only on create and rotate."""
 
@@ -204,7 +210,7 @@ class AppOut(BaseModel):
     name: str
     url: str
     headers: dict[str, Literal["***"]]
-    retry: RetrySettings
+    retry: RetryOut
     createdAt: Timestamp
     signingSecret: str | None = None
 
@@ -233,6 +239,7 @@ class AttemptOut(BaseModel):
 
     n: int
     messageId: str
+    appId: str
     startedAt: Timestamp
     durationMs: int
     statusCode: int | None

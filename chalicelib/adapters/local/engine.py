@@ -17,12 +17,14 @@ import collections
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 from chalicelib.adapters.local.duequeue import Claimed, Completion, DueQueue
+from chalicelib.adapters.local.stats import DeliveryStats
 from chalicelib.adapters.local.stores import SqliteAppStore
 from chalicelib.delivery import AttemptOutcome, HttpSender
-from chalicelib.domain.model import App, FailureReason, Status
+from chalicelib.domain.model import App, FailureReason, Message, Status
 from chalicelib.domain.retry import usage_of_transition
 from chalicelib.ports import Clock
 from chalicelib.services.delivery import Skip, outcome_transition, plan_attempt
@@ -34,6 +36,7 @@ WRITE_BATCH = 512
 MAX_SLEEP_S = 60.0
 HOUSEKEEPING_EVERY_MS = 60_000
 PURGE_CHUNK = 1_000
+WRITE_RETRY_MAX_S = 5.0
 
 
 class Engine:
@@ -71,6 +74,7 @@ class Engine:
         self._sender: HttpSender | None = None
         self._threads: list[threading.Thread] = []
         self._next_housekeeping = 0
+        self.stats = DeliveryStats(clock)
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -247,13 +251,10 @@ class Engine:
             self._write(batch)
 
     def _write(self, batch: list[Completion]) -> None:
-        try:
-            stale = self._due.complete(batch, self._clock.now_ms())
-        except Exception:  # the messages stay `delivering` under our lease; the next start retries them
-            log.exception("could not record %d delivery results", len(batch))
-            stale = []
+        stale = self._complete_with_retries(batch)
         for message in stale:
             log.warning("result for %s was stale and dropped", message.id)
+        self.stats.record(batch)
         retry_due = [c.message.due_at for c in batch if c.message.status is Status.SCHEDULED]
         with self._cv:
             self._in_hand.subtract(c.message.app_id for c in batch)
@@ -262,6 +263,20 @@ class Engine:
             self._cv.notify()
         if retry_due:
             self.wake(min(retry_due))
+
+    def _complete_with_retries(self, batch: list[Completion]) -> list[Message]:
+        """Write results, retrying with backoff while storage is unavailable (disk full, locked): a result
+        is never dropped while the process lives. If it dies first, the lease goes back on the next start."""
+        pause_s = 0.05
+        while True:
+            try:
+                return self._due.complete(batch, self._clock.now_ms())
+            except Exception:
+                log.exception("could not record %d delivery results; retrying in %.2f s", len(batch), pause_s)
+                if self._stopping and pause_s >= WRITE_RETRY_MAX_S:
+                    return []
+                time.sleep(pause_s)
+                pause_s = min(pause_s * 2, WRITE_RETRY_MAX_S)
 
 
 def _internal_error(now_ms: int) -> AttemptOutcome:
