@@ -42,8 +42,8 @@ class Settings:
     max_body_bytes: int = 6 * 1024 * 1024
 
     def plan(self, name: str) -> Plan:
-        """The plan called `name` (an unknown one is unlimited, so a config change never locks out)."""
-        return self.plans.get(name) or Plan(name, None, None, None)
+        """The plan called `name`; a tenant whose plan left the configuration gets the default plan's limits."""
+        return self.plans.get(name) or self.plans.get(self.default_plan) or Plan(name, None, None, None)
 
 
 @functools.cache

@@ -71,7 +71,8 @@ class LocalRuntime:
 def build_local_runtime(settings: Settings, *, clock: Clock | None = None) -> LocalRuntime:
     """Lock the data directory, open and migrate the database, and wire every local adapter."""
     data_dir = settings.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    if not data_dir.exists():
+        data_dir.mkdir(parents=True, mode=0o700)  # it holds signing secrets and the admin key
     lock_file = _lock(data_dir)
     clock = clock or SystemClock()
     db = Database(data_dir / DB_FILE)
