@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from datetime import UTC, date, datetime, timedelta
 
 from chalicelib.domain.errors import InvalidInput
@@ -52,9 +53,11 @@ def to_ms(moment: datetime) -> int:
 
 
 def format_ms(ms: int) -> str:
-    """`2026-12-01T10:00:00.000Z` for a Unix ms value."""
-    moment = _EPOCH + timedelta(milliseconds=ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    """`2026-12-01T10:00:00.000Z` for a Unix ms value (on every response: `gmtime` is several times faster
+    than building a datetime and `strftime`)."""
+    seconds, millis = divmod(ms, 1000)
+    t = time.gmtime(seconds)
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{millis:03d}Z"
 
 
 def format_optional(ms: int | None) -> str | None:

@@ -4,18 +4,54 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable
+from typing import Generic, TypeVar
 
 from chalicelib.adapters.cursor import decode_cursor, encode_cursor
 from chalicelib.adapters.local.db import Database
 from chalicelib.domain.model import ApiKey, App, Page, Scope, SigningSecret, Tenant, UsageDay, UsageDelta
 
+V = TypeVar("V")
+
+
+class WriteGuardedCache(Generic[V]):
+    """A lookup cache for a table only this process writes. A value read before a write committed is
+    not cached after it: `begin()` notes the write generation, `put` caches only if it is unchanged."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, V] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> V | None:
+        """The cached value, if any."""
+        return self._values.get(key)
+
+    def begin(self) -> int:
+        """Call before reading the row to cache."""
+        return self._generation
+
+    def put(self, key: str, value: V, generation: int) -> None:
+        """Cache `value` unless a write committed since `begin()` returned `generation`."""
+        with self._lock:
+            if generation == self._generation:
+                self._values[key] = value
+
+    def invalidate(self) -> None:
+        """Call after a write committed."""
+        with self._lock:
+            self._generation += 1
+            self._values.clear()
+
 
 class SqliteTenantStore:
-    """`TenantStore` on SQLite."""
+    """`TenantStore` on SQLite. Lookups are cached: this process is the only writer of the file (it holds
+    the data-directory lock), so invalidating on write keeps the cache exact."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._cache: WriteGuardedCache[Tenant] = WriteGuardedCache()
 
     def put_tenant(self, tenant: Tenant) -> None:
         """Create or replace a tenant."""
@@ -24,12 +60,21 @@ class SqliteTenantStore:
                 "INSERT OR REPLACE INTO tenants (id, name, plan, created_at) VALUES (?, ?, ?, ?)",
                 (tenant.id, tenant.name, tenant.plan, tenant.created_at),
             )
+        self._cache.invalidate()
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         """One tenant."""
+        cached = self._cache.get(tenant_id)
+        if cached is not None:
+            return cached
+        generation = self._cache.begin()
         with self._db.read() as conn:
             row = conn.execute("SELECT id, name, plan, created_at FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
-        return None if row is None else Tenant(*row)
+        if row is None:
+            return None
+        tenant = Tenant(*row)
+        self._cache.put(tenant_id, tenant, generation)
+        return tenant
 
     def list_tenants(self, *, cursor: str | None, limit: int) -> Page[Tenant]:
         """Tenants by id."""
@@ -43,12 +88,14 @@ class SqliteTenantStore:
 
 
 class SqliteKeyStore:
-    """`KeyStore` on SQLite."""
+    """`KeyStore` on SQLite. Found keys are cached by hash and dropped on every write of keys, so a revoked
+    key stops at once (this process is the only writer: it holds the data-directory lock)."""
 
     _COLUMNS = "id, tenant_id, name, scopes, token_hash, created_at, revoked_at"
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._cache: WriteGuardedCache[ApiKey] = WriteGuardedCache()
 
     def put_key(self, key: ApiKey) -> None:
         """Create or replace a key."""
@@ -65,12 +112,21 @@ class SqliteKeyStore:
                     key.revoked_at,
                 ),
             )
+        self._cache.invalidate()
 
     def find_key(self, token_hash: str) -> ApiKey | None:
         """The key with this token hash."""
+        cached = self._cache.get(token_hash)
+        if cached is not None:
+            return cached
+        generation = self._cache.begin()
         with self._db.read() as conn:
             row = conn.execute(f"SELECT {self._COLUMNS} FROM api_keys WHERE token_hash = ?", (token_hash,)).fetchone()
-        return None if row is None else _key(row)
+        if row is None:
+            return None  # unknown tokens are not cached: guessing must not fill memory
+        key = _key(row)
+        self._cache.put(token_hash, key, generation)
+        return key
 
     def list_keys(self, tenant_id: str) -> list[ApiKey]:
         """A tenant's keys, oldest first."""
@@ -81,13 +137,14 @@ class SqliteKeyStore:
         return [_key(row) for row in rows]
 
     def revoke_key(self, tenant_id: str, key_id: str, at_ms: int) -> bool:
-        """Mark a live key revoked."""
+        """Mark a live key revoked; cached lookups are dropped once it committed."""
         with self._db.write() as conn:
             cursor = conn.execute(
                 "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at IS NULL",
                 (at_ms, key_id, tenant_id),
             )
-            return cursor.rowcount == 1
+        self._cache.invalidate()
+        return cursor.rowcount == 1
 
 
 def _key(row: tuple) -> ApiKey:
