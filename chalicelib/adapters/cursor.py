@@ -9,6 +9,8 @@ from typing import Any
 
 from chalicelib.domain.errors import InvalidInput
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1  # what SQLite (and DynamoDB's numbers, safely) can hold
+
 
 def encode_cursor(*values: Any) -> str:
     """An opaque cursor holding `values`."""
@@ -29,4 +31,6 @@ def decode_cursor(cursor: str, *types: type) -> list[Any]:
         isinstance(value, kind) and not isinstance(value, bool) for value, kind in zip(values, types, strict=True)
     ):
         raise InvalidInput("invalid cursor", field="cursor")
+    if any(isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX for value in values):
+        raise InvalidInput("invalid cursor", field="cursor")  # a forged number no store can bind (was a 500)
     return values

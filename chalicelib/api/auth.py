@@ -1,4 +1,10 @@
-"""Authentication inside the app, as view decorators (no Chalice `@authorizer`).
+"""Authentication inside the app, as view decorators.
+
+Locally the views authenticate every request themselves. On AWS (`SCHEDULER_BACKEND=aws`) API
+Gateway has already run the authorizer Lambda (`chalicelib.authorizer`), so the views trust the
+principal it put in `requestContext.authorizer` and check only scopes. Each wrapper is marked with
+`auth_kind` (`secured`, `operator`, `public`): `authorizer.protect_routes` reads it to put the
+secured and operator routes behind the authorizer on API Gateway.
 
 `Guard(bp)` gives each blueprint three decorators:
 
@@ -23,6 +29,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Request
 
+from chalicelib.adapters.aws import authcontext
 from chalicelib.api.errors import Escalated
 from chalicelib.bootstrap import get_context
 from chalicelib.domain.errors import NotFound, Unauthenticated
@@ -61,9 +68,16 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() or None
 
 
+def caller(ctx: Context, request: Request) -> Principal:
+    """Who sent `request`: from the authorizer's context on AWS, else by the bearer token."""
+    if ctx.settings.backend == "aws":
+        return authcontext.principal_from((request.context or {}).get("authorizer"))
+    return accounts.authenticate(ctx, bearer_token(request))
+
+
 def authorize(ctx: Context, request: Request, scope: Scope, *, counted: bool) -> Principal:
     """The caller of `request`, checked for `scope`, with one request taken from its rate limit."""
-    principal = accounts.authenticate(ctx, bearer_token(request))
+    principal = caller(ctx, request)
     accounts.require(principal, scope)
     if counted:
         ctx.limiter.check(principal.tenant_id, principal.plan, messages=0, now_ms=ctx.clock.now_ms())
@@ -71,7 +85,12 @@ def authorize(ctx: Context, request: Request, scope: Scope, *, counted: bool) ->
 
 
 def check_operator(ctx: Context, request: Request) -> None:
-    """Pass only with the operator key; 404 where none is configured, 401 for a wrong one."""
+    """Pass only with the operator key; 404 where none is configured, 401 for a wrong one. On AWS the
+    authorizer compares the key's hash: a caller it did not mark as the operator gets 404."""
+    if ctx.settings.backend == "aws":
+        if not authcontext.is_operator((request.context or {}).get("authorizer")):
+            raise NotFound("not found")
+        return
     expected = ctx.settings.operator_key
     if not expected:
         raise NotFound("not found")
@@ -100,6 +119,7 @@ class Guard:
                 except Exception as exc:
                     raise Escalated(exc) from exc
 
+            wrapper.auth_kind = "secured"  # type: ignore[attr-defined]
             return wrapper
 
         return decorate
@@ -117,6 +137,7 @@ class Guard:
             except Exception as exc:
                 raise Escalated(exc) from exc
 
+        wrapper.auth_kind = "operator"  # type: ignore[attr-defined]
         return wrapper
 
     @staticmethod
@@ -130,4 +151,5 @@ class Guard:
             except Exception as exc:
                 raise Escalated(exc) from exc
 
+        wrapper.auth_kind = "public"  # type: ignore[attr-defined]
         return wrapper

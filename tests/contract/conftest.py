@@ -33,7 +33,18 @@ def _local(tmp_path: Path, clock: ManualClock) -> Iterator[Context]:
         runtime.close()
 
 
-ADAPTER_SETS: dict[str, Callable[[Path, ManualClock], Iterator[Context]]] = {"local": _local}
+def _aws(tmp_path: Path, clock: ManualClock) -> Iterator[Context]:
+    """The AWS adapters on moto: tables from `chalicelib.adapters.aws.tables.TABLES`."""
+    from moto import mock_aws
+
+    from tests.aws import support
+
+    with support.aws_env(), mock_aws():
+        session = support.session()
+        yield support.runtime(session, support.create_stack(session), clock=clock).context
+
+
+ADAPTER_SETS: dict[str, Callable[[Path, ManualClock], Iterator[Context]]] = {"local": _local, "aws": _aws}
 
 
 @pytest.fixture

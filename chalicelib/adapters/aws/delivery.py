@@ -1,0 +1,175 @@
+"""The delivery Lambda's work: Scheduler events re-queue; release (SQS) messages are waited for, claimed,
+delivered with the shared delivery code, recorded, metered and, on failure, re-armed.
+
+Per record on the happy path: one conditional `UpdateItem` (claim), one `BatchGetItem` (app and
+payload), at most one KMS `Decrypt` (none once the app's data key is cached), one
+`TransactWriteItems` (message, attempt, counters). A Scheduler event costs one `SendMessage`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.adapters.aws import codec, timing
+from chalicelib.adapters.aws.dynamo import from_item, map_exceptions, to_item
+from chalicelib.adapters.aws.messages import DynamoMessageStore
+from chalicelib.adapters.aws.stores import DynamoAppStore
+from chalicelib.adapters.aws.timer import AwsTimer
+from chalicelib.delivery import AttemptOutcome, DeliveryRequest
+from chalicelib.domain.errors import ConcurrentUpdate
+from chalicelib.domain.model import App, Message, Status
+from chalicelib.ports import Clock
+from chalicelib.services.delivery import Skip, plan_attempt, record_outcome, record_skip
+
+log = logging.getLogger(__name__)
+
+Metric = Callable[[str, float], None]
+
+
+class PoisonRecord(ValueError):
+    """A timer event that is not `{tenantId, messageId, gen[, dueAt]}`: it can never succeed."""
+
+
+@dataclass(frozen=True, slots=True)
+class TimerEvent:
+    """What a schedule or release message carries."""
+
+    tenant_id: str
+    message_id: str
+    gen: int
+    due_at: int | None = None
+
+
+def parse_timer_event(data: Any) -> TimerEvent:
+    """A `TimerEvent` from a decoded Scheduler input or SQS body, else `PoisonRecord`."""
+    if not isinstance(data, Mapping):
+        raise PoisonRecord("a timer event must be a JSON object")
+    tenant, message, gen, due = data.get("tenantId"), data.get("messageId"), data.get("gen"), data.get("dueAt")
+    if not isinstance(tenant, str) or not tenant or not isinstance(message, str) or not message.startswith("msg_"):
+        raise PoisonRecord("a timer event needs tenantId and messageId")
+    if isinstance(gen, bool) or not isinstance(gen, int) or gen < 1:
+        raise PoisonRecord("a timer event needs a positive integer gen")
+    if due is not None and (isinstance(due, bool) or not isinstance(due, int)):
+        raise PoisonRecord("dueAt must be Unix milliseconds")
+    return TimerEvent(tenant, message, gen, due)
+
+
+@dataclass(frozen=True)
+class DeliveryWorker:
+    """Handles timer events for one delivery Lambda container."""
+
+    client: Any  # boto3 DynamoDB client
+    apps_table: str
+    messages: DynamoMessageStore
+    apps: DynamoAppStore
+    timer: AwsTimer
+    send: Callable[[DeliveryRequest], AttemptOutcome]
+    clock: Clock
+    sleep: Callable[[float], None]
+    jitter: Callable[[], float]
+    lease_ms: int
+    owner: str
+    metric: Metric
+
+    def on_schedule(self, data: Any) -> str:
+        """A Scheduler event (fired 31-150 s early by design): re-queue with the whole seconds left."""
+        event = parse_timer_event(data)
+        due = event.due_at if event.due_at is not None else self._due_of(event)
+        if due is None:
+            return "stale"
+        self.timer.release_event(event.tenant_id, event.message_id, event.gen, due, self._delay(due))
+        return "requeued"
+
+    def on_release(self, data: Any) -> str:
+        """A release message: wait out the last sub-second, claim, deliver, record; returns what happened."""
+        event = parse_timer_event(data)
+        due = event.due_at if event.due_at is not None else self._due_of(event)
+        if due is None:
+            return "stale"
+        wait = timing.wait_ms(due, self.clock.now_ms())
+        if wait is None:
+            self.timer.release_event(event.tenant_id, event.message_id, event.gen, due, self._delay(due))
+            return "requeued"
+        if wait:
+            self.sleep(wait / 1000)
+        now = self.clock.now_ms()
+        claimed, old = self.messages.claim_explained(
+            event.tenant_id,
+            event.message_id,
+            gen=event.gen,
+            now_ms=now,
+            lease_until=now + self.lease_ms,
+            owner=self.owner,
+        )
+        if claimed is None:
+            return self._not_claimed(event, old, now)
+        return self.deliver(claimed)
+
+    def deliver(self, claimed: Message) -> str:
+        """One attempt of a claimed message, recorded with its counters; re-armed when it waits for a retry."""
+        app, payload = self._inputs(claimed)
+        if payload is None:  # never sent without its content: the lease expires and cleanup retries
+            raise LookupError(f"the payload of {claimed.id} is missing")
+        plan = plan_attempt(claimed, app, payload, self.clock.now_ms())
+        if isinstance(plan, Skip):
+            record_skip(self.messages, claimed, plan)
+            self.metric("DeliveryFailed", 1)
+            return plan.message.status.value
+        outcome = self.send(plan)
+        try:
+            after = record_outcome(
+                self.messages, claimed, outcome, finished_at=self.clock.now_ms(), jitter=self.jitter()
+            )
+        except ConcurrentUpdate:
+            log.warning("result of %s was stale and dropped", claimed.id)
+            return "stale"
+        self._count(claimed, after, outcome)
+        if after.status is Status.SCHEDULED:
+            self.timer.arm([after])
+        return after.status.value
+
+    def _inputs(self, claimed: Message) -> tuple[App | None, str | None]:
+        """The message's app (opened) and payload, in one `BatchGetItem` over both tables."""
+        request = {
+            self.apps_table: {"Keys": [to_item({"tenantId": claimed.tenant_id, "id": claimed.app_id})]},
+            self.messages.table: {"Keys": [to_item({"pk": claimed.id, "sk": codec.PAYLOAD_SK})]},
+        }
+        found: dict[str, list[dict[str, Any]]] = {}
+        while request:
+            with map_exceptions("delivery inputs"):
+                response = self.client.batch_get_item(RequestItems=request)
+            for table, rows in response.get("Responses", {}).items():
+                found.setdefault(table, []).extend(from_item(row) for row in rows)
+            request = response.get("UnprocessedKeys") or {}
+        app_rows, payload_rows = found.get(self.apps_table, []), found.get(self.messages.table, [])
+        app = self.apps.open_app(app_rows[0]) if app_rows else None
+        payload = str(payload_rows[0]["body"]) if payload_rows else None
+        return app, payload
+
+    def _count(self, claimed: Message, after: Message, outcome: AttemptOutcome) -> None:
+        self.metric("DeliveryAttempts", 1)
+        if after.status is Status.DELIVERED:
+            self.metric("DeliverySucceeded", 1)
+        elif after.status is Status.FAILED:
+            self.metric("DeliveryFailed", 1)
+        if claimed.first_attempt_at is None:
+            self.metric("DeliveryLatenessMs", max(0, outcome.started_at_ms - claimed.send_at))
+
+    def _not_claimed(self, event: TimerEvent, old: Message | None, now: int) -> str:
+        """Nothing claimed: a stale or duplicate timer, or (rarely) still early by our clock."""
+        if old is not None and old.status is Status.SCHEDULED and old.gen == event.gen and old.due_at > now:
+            self.timer.release_event(event.tenant_id, event.message_id, event.gen, old.due_at, self._delay(old.due_at))
+            return "requeued"
+        return "stale"
+
+    def _delay(self, due: int) -> int:
+        return timing.release_delay_s(due, self.clock.now_ms())
+
+    def _due_of(self, event: TimerEvent) -> int | None:
+        message = self.messages.get_message(event.tenant_id, event.message_id)
+        if message is None or message.status is not Status.SCHEDULED or message.gen != event.gen:
+            return None
+        return message.due_at

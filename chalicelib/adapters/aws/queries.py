@@ -1,0 +1,211 @@
+"""Reads of the `messages` table: lists by sendAt (through the KEYS_ONLY GSIs), attempts, the attempt
+feed, and the wake index cleanup sweeps. `DynamoMessageStore` inherits these.
+
+The list GSIs hold keys (plus `appId`) only, so a state change never writes them; a page reads the
+index, then the items in one `BatchGetItem`, and filters on the items' current state (an index entry
+that moved or went away is skipped). A page may therefore be short; only a null cursor ends a list.
+Each call looks at no more than `MAX_EXAMINED` index entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.adapters.aws import codec
+from chalicelib.adapters.aws.dynamo import Item, batch_get, from_item, map_exceptions, query_pages, to_item, values
+from chalicelib.adapters.aws.tables import BY_FEED, BY_PROBLEM, BY_SEND, BY_WAKE
+from chalicelib.adapters.cursor import decode_cursor, encode_cursor
+from chalicelib.domain.model import Attempt, Message, Page, Status
+from chalicelib.ports import MessageQuery
+
+MAX_EXAMINED = 2_000
+CONTROL_SK = "ctl"
+
+
+@dataclass(frozen=True, slots=True)
+class Waking:
+    """A message found in the wake index, with its lease (while delivering)."""
+
+    message: Message
+    lease_until: int | None
+
+
+@dataclass
+class _Scan:
+    """Progress of one list call over an index."""
+
+    limit: int
+    found: list[Message]
+    last_key: str | None = None  # sendKey of the last index entry consumed
+    examined: int = 0
+
+
+class MessageQueries:
+    """The read side of the message store; `_client` and `_table` are set by the store."""
+
+    _client: Any
+    _table: str
+
+    # ---- single items ----------------------------------------------------------------------
+
+    def _get(self, message_id: str, sk: str, *, consistent: bool = True) -> Item | None:
+        with map_exceptions("messages"):
+            found = self._client.get_item(
+                TableName=self._table, Key=to_item({"pk": message_id, "sk": sk}), ConsistentRead=consistent
+            )
+        item = found.get("Item")
+        return None if item is None else from_item(item)
+
+    def get_message(self, tenant_id: str, message_id: str) -> Message | None:
+        """One message of a tenant (strongly consistent)."""
+        item = self._get(message_id, codec.MESSAGE_SK)
+        return None if item is None or item.get("tenantId") != tenant_id else codec.message_from(item)
+
+    def get_payload(self, tenant_id: str, message_id: str) -> str | None:
+        """The payload JSON text of a message."""
+        item = self._get(message_id, codec.PAYLOAD_SK)
+        return None if item is None or item.get("tenantId") != tenant_id else str(item["body"])
+
+    def messages_by_id(self, message_ids: list[str], *, consistent: bool = False) -> dict[str, Item]:
+        """Message items by id, whatever their tenant (for lists, cleanup and delivery)."""
+        keys = [{"pk": message_id, "sk": codec.MESSAGE_SK} for message_id in dict.fromkeys(message_ids)]
+        return {item["pk"]: item for item in batch_get(self._client, self._table, keys, consistent=consistent)}
+
+    # ---- lists -----------------------------------------------------------------------------
+
+    def list_messages(self, tenant_id: str, query: MessageQuery, *, cursor: str | None, limit: int) -> Page[Message]:
+        """Messages by `sendAt`, then id; see the module docstring for how filters are applied."""
+        index, pk_name, pk_value = BY_SEND, "tenantId", tenant_id
+        if query.status in codec.PROBLEM_STATUSES:
+            index, pk_name, pk_value = BY_PROBLEM, "problemKey", f"{tenant_id}#{query.status}"
+        low = "0" if query.send_after is None else f"{query.send_after:015d}#"
+        high = "~" if query.send_before is None else f"{query.send_before:015d}#~"
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": "#pk = :pk AND sendKey BETWEEN :low AND :high",
+            "ExpressionAttributeNames": {"#pk": pk_name},
+            "ExpressionAttributeValues": values(pk=pk_value, low=low, high=high),
+            "Limit": limit if query.status is None and query.app_id is None else min(1_000, limit * 4),
+        }
+        if query.app_id is not None and index == BY_SEND:
+            kwargs["FilterExpression"] = "appId = :app"
+            kwargs["ExpressionAttributeValues"].update(values(app=query.app_id))
+        if cursor:
+            send_at, last_id = decode_cursor(cursor, int, str)
+            start = {pk_name: pk_value, "sendKey": codec.send_key(send_at, last_id), "pk": last_id, "sk": "m"}
+            kwargs["ExclusiveStartKey"] = to_item(start)
+        scan = _Scan(limit, [])
+        more = self._scan(scan, kwargs, tenant_id, query)
+        next_cursor = None
+        if more and scan.last_key is not None:
+            send_at_text, last_id = scan.last_key.split("#", 1)
+            next_cursor = encode_cursor(int(send_at_text), last_id)
+        return Page(scan.found, next_cursor)
+
+    def _scan(self, scan: _Scan, kwargs: dict[str, Any], tenant_id: str, query: MessageQuery) -> bool:
+        """Fill `scan` from the index; True when entries remain after the last one consumed."""
+        for rows, last in query_pages(self._client, **kwargs):
+            items = self.messages_by_id([row["pk"] for row in rows])
+            for position, row in enumerate(rows):
+                scan.examined += 1
+                scan.last_key = row["sendKey"]
+                item = items.get(row["pk"])
+                if item is not None and _matches(item, row["sendKey"], tenant_id, query):
+                    scan.found.append(codec.message_from(item))
+                if len(scan.found) >= scan.limit:
+                    return position < len(rows) - 1 or last is not None
+            if last is not None:
+                scan.last_key = from_item(last)["sendKey"]
+            if last is None:
+                return False
+            if scan.examined >= MAX_EXAMINED:
+                return True
+        return False
+
+    def list_attempts(self, tenant_id: str, message_id: str) -> list[Attempt]:
+        """A message's attempts, oldest first."""
+        attempts: list[Attempt] = []
+        pages = query_pages(
+            self._client,
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues=values(pk=message_id, prefix=codec.ATTEMPT_PREFIX),
+            ConsistentRead=True,
+        )
+        for rows, _ in pages:
+            attempts.extend(codec.attempt_from(row) for row in rows if row.get("tenantId") == tenant_id)
+        return attempts
+
+    def recent_attempts(self, tenant_id: str, *, app_id: str | None, after: str | None, limit: int) -> Page[Attempt]:
+        """The tenant's attempts in recording order after `after` (GSI `by-feed`, projection ALL).
+        `next_cursor` is None once caught up; `resume_cursor` always marks the position."""
+        position = decode_cursor(after, str)[0] if after else "0"  # every feedKey starts with a digit
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": BY_FEED,
+            "KeyConditionExpression": "tenantId = :tenant AND feedKey > :after",
+            "ExpressionAttributeValues": values(tenant=tenant_id, after=position),
+            "Limit": limit if app_id is None else min(1_000, limit * 4),
+        }
+        if app_id is not None:
+            kwargs["FilterExpression"] = "appId = :app"
+            kwargs["ExpressionAttributeValues"].update(values(app=app_id))
+        items: list[Attempt] = []
+        examined = 0
+        for rows, last in query_pages(self._client, **kwargs):
+            for row in rows[: limit - len(items)]:
+                items.append(codec.attempt_from(row))
+                position = row["feedKey"]
+            examined += len(rows)
+            if len(items) >= limit or last is None:
+                break
+            position = from_item(last)["feedKey"]  # entries filtered out so far are not read again
+            if examined >= MAX_EXAMINED:  # more to read, but this call has looked far enough
+                return Page(items, encode_cursor(position), resume_cursor=encode_cursor(position))
+        cursor = encode_cursor(position)
+        return Page(items, cursor if len(items) == limit else None, resume_cursor=cursor)
+
+    # ---- cleanup ---------------------------------------------------------------------------
+
+    def waking(self, now_ms: int, *, limit: int) -> list[Waking]:
+        """Messages whose wake time has passed, from every shard of the wake index (at most `limit`)."""
+        keys: list[str] = []
+        per_shard = max(1, limit // codec.WAKE_SHARDS)
+        for shard in range(codec.WAKE_SHARDS):
+            with map_exceptions("wake index"):
+                response = self._client.query(
+                    TableName=self._table,
+                    IndexName=BY_WAKE,
+                    KeyConditionExpression="wakeShard = :shard AND wakeAt <= :now",
+                    ExpressionAttributeValues=values(shard=f"w{shard:02d}", now=now_ms),
+                    Limit=per_shard,
+                )
+            keys.extend(from_item(row)["pk"] for row in response.get("Items", []))
+        items = self.messages_by_id(keys)
+        found = []
+        for item in items.values():
+            if item.get("wakeAt") is not None and int(item["wakeAt"]) <= now_ms:
+                found.append(Waking(codec.message_from(item), item.get("leaseUntil")))
+        return found
+
+    def control(self, name: str) -> Item:
+        """A small bookkeeping item of cleanup (e.g. where the schedule sweep stopped)."""
+        return self._get(f"ctl#{name}", CONTROL_SK) or {}
+
+    def set_control(self, name: str, **fields: Any) -> None:
+        """Replace a bookkeeping item."""
+        with map_exceptions("messages"):
+            self._client.put_item(
+                TableName=self._table, Item=to_item({"pk": f"ctl#{name}", "sk": CONTROL_SK, **fields})
+            )
+
+
+def _matches(item: Item, index_key: str, tenant_id: str, query: MessageQuery) -> bool:
+    """Whether a message item (current state) belongs on the page its index entry put it on."""
+    if item.get("tenantId") != tenant_id or item.get("sendKey") != index_key:
+        return False
+    if query.app_id is not None and item.get("appId") != query.app_id:
+        return False
+    return query.status is None or Status(item["status"]) is query.status

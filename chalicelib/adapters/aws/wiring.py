@@ -1,0 +1,236 @@
+"""Wires the AWS adapter set, lazily: boto3 clients on first use, each component on first access.
+
+`get_runtime()` builds the process-wide `AwsRuntime` from the environment on first call (never at
+import); `bootstrap` asks it for the `Context` when `SCHEDULER_BACKEND=aws`. Tests and benchmarks
+build their own with `build_aws_runtime(...)` and `install` it.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib import __version__
+from chalicelib.adapters.aws import tables
+from chalicelib.adapters.aws.cleanup import Cleanup
+from chalicelib.adapters.aws.config import AwsConfig, aws_config_from_env
+from chalicelib.adapters.aws.delivery import DeliveryWorker
+from chalicelib.adapters.aws.limiter import DynamoQuotaLimiter
+from chalicelib.adapters.aws.messages import DynamoMessageStore
+from chalicelib.adapters.aws.provisioning import Provisioner, ProvisioningTenantStore
+from chalicelib.adapters.aws.sealing import Sealer
+from chalicelib.adapters.aws.stores import DynamoAppStore, DynamoKeyStore, DynamoTenantStore, DynamoUsageStore
+from chalicelib.adapters.aws.timer import AwsTimer
+from chalicelib.clock import SystemClock
+from chalicelib.delivery import AttemptOutcome, DeliveryRequest, send_once
+from chalicelib.ports import Clock
+from chalicelib.services.context import Context
+from chalicelib.settings import Settings, get_settings
+
+Metric = Callable[[str, float], None]
+
+
+def _no_metric(name: str, value: float) -> None:
+    """Metrics off."""
+
+
+class Clients:
+    """boto3 clients of one session, each made on first use (AWS_ENDPOINT_URL and region from the env)."""
+
+    def __init__(self, session: Any = None, **overrides: Any) -> None:
+        self._session = session
+        self._made: dict[str, Any] = dict(overrides)
+        self._lock = threading.Lock()
+
+    def get(self, service: str) -> Any:
+        """The client of `service` (`dynamodb`, `sqs`, `scheduler`, `kms`, `apigateway`)."""
+        client = self._made.get(service)
+        if client is None:
+            with self._lock:
+                client = self._made.get(service)
+                if client is None:
+                    client = self._made[service] = self._make(service)
+        return client
+
+    def _make(self, service: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        if self._session is None:
+            self._session = boto3.session.Session()
+        config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=10)
+        return self._session.client(service, config=config)
+
+
+@dataclass
+class AwsRuntime:
+    """Every AWS component of one process, built on first access."""
+
+    settings: Settings
+    config: AwsConfig
+    clients: Clients
+    clock: Clock = field(default_factory=SystemClock)
+    metric: Metric = _no_metric
+    send: Callable[[DeliveryRequest], AttemptOutcome] | None = None
+    sleep: Callable[[float], None] = time.sleep
+    jitter: Callable[[], float] = random.random
+
+    @functools.cached_property
+    def sealer(self) -> Sealer:
+        """KMS envelope sealing of app secrets and header values."""
+        return Sealer(self.clients.get("kms"), self.config.require("kms_key_id"))
+
+    @functools.cached_property
+    def tenants(self) -> DynamoTenantStore:
+        """Tenants."""
+        return DynamoTenantStore(self.clients.get("dynamodb"), self.config.table(tables.TENANTS))
+
+    @functools.cached_property
+    def keys(self) -> DynamoKeyStore:
+        """API keys."""
+        return DynamoKeyStore(self.clients.get("dynamodb"), self.config.table(tables.KEYS))
+
+    @functools.cached_property
+    def apps(self) -> DynamoAppStore:
+        """Apps (sealed values)."""
+        return DynamoAppStore(self.clients.get("dynamodb"), self.config.table(tables.APPS), self.sealer)
+
+    @functools.cached_property
+    def usage(self) -> DynamoUsageStore:
+        """Usage counters."""
+        return DynamoUsageStore(self.clients.get("dynamodb"), self.config.table(tables.USAGE))
+
+    @functools.cached_property
+    def messages(self) -> DynamoMessageStore:
+        """Messages, payloads, attempts, idempotency."""
+        return DynamoMessageStore(
+            self.clients.get("dynamodb"),
+            table=self.config.table(tables.MESSAGES),
+            usage_table=self.config.table(tables.USAGE),
+            idempotency_table=self.config.table(tables.IDEMPOTENCY),
+            clock=self.clock,
+            retention_s=self.settings.retention_days * 86_400,
+            arm_horizon_ms=self.config.arm_horizon_ms,
+            metric=self.metric,
+        )
+
+    @functools.cached_property
+    def timer(self) -> AwsTimer:
+        """The SQS + EventBridge Scheduler timer."""
+        return AwsTimer(
+            sqs=self.clients.get("sqs"),
+            scheduler=self.clients.get("scheduler"),
+            messages=self.messages,
+            config=self.config,
+            clock=self.clock,
+        )
+
+    @functools.cached_property
+    def context(self) -> Context:
+        """The service layer's ports on AWS."""
+        return Context(
+            tenants=ProvisioningTenantStore(self.tenants, self.provisioner),
+            keys=self.keys,
+            apps=self.apps,
+            messages=self.messages,
+            usage=self.usage,
+            timer=self.timer,
+            limiter=DynamoQuotaLimiter(self.settings, self.usage.scheduled_on),
+            clock=self.clock,
+            settings=self.settings,
+            jitter=self.jitter,
+        )
+
+    @functools.cached_property
+    def worker(self) -> DeliveryWorker:
+        """The delivery Lambda's worker."""
+        return DeliveryWorker(
+            client=self.clients.get("dynamodb"),
+            apps_table=self.config.table(tables.APPS),
+            messages=self.messages,
+            apps=self.apps,
+            timer=self.timer,
+            send=self.send or self._send_once,
+            clock=self.clock,
+            sleep=self.sleep,
+            jitter=self.jitter,
+            lease_ms=self.config.lease_s * 1000,
+            owner=f"lambda-{uuid.uuid4().hex[:12]}",
+            metric=self.metric,
+        )
+
+    def _send_once(self, request: DeliveryRequest) -> AttemptOutcome:
+        return send_once(
+            request,
+            user_agent=f"point-in-time-scheduler/{__version__}",
+            timeout_s=self.settings.delivery_timeout_s,
+            allow_private=self.settings.allow_private_targets,
+            now_ms=self.clock.now_ms,
+        )
+
+    @functools.cached_property
+    def cleanup(self) -> Cleanup:
+        """The cleanup Lambda's work."""
+        return Cleanup(
+            messages=self.messages,
+            timer=self.timer,
+            scheduler=self.clients.get("scheduler"),
+            config=self.config,
+            clock=self.clock,
+        )
+
+    @functools.cached_property
+    def provisioner(self) -> Provisioner:
+        """The Post Confirmation trigger's work."""
+        return Provisioner(
+            tenants=self.tenants,
+            apigateway=self.clients.get("apigateway"),
+            settings=self.settings,
+            usage_plan_ids=dict(self.config.usage_plan_ids),
+            key_prefix=self.config.table_prefix,
+            now_ms=self.clock.now_ms,
+        )
+
+
+def build_aws_runtime(
+    settings: Settings, config: AwsConfig, clients: Clients | None = None, **options: Any
+) -> AwsRuntime:
+    """A runtime on `clients` (default: a fresh session's); `options` override clock, send, sleep, ..."""
+    return AwsRuntime(settings=settings, config=config, clients=clients or Clients(), **options)
+
+
+_lock = threading.Lock()
+_runtime: AwsRuntime | None = None
+
+
+def get_runtime(settings: Settings | None = None) -> AwsRuntime:
+    """The process-wide runtime, built from the environment on first call."""
+    global _runtime
+    if _runtime is None:
+        with _lock:
+            if _runtime is None:
+                from chalicelib import observability
+
+                observability.tracer()  # patches boto3/botocore for X-Ray (a no-op outside Lambda)
+                _runtime = build_aws_runtime(
+                    settings or get_settings(), aws_config_from_env(), metric=observability.metric
+                )
+    return _runtime
+
+
+def install(runtime: AwsRuntime | None) -> None:
+    """Use `runtime` from now on (None: build again from the environment on next use)."""
+    global _runtime
+    with _lock:
+        _runtime = runtime
+
+
+def build_aws_context(settings: Settings) -> Context:
+    """The `Context` for `bootstrap` when `SCHEDULER_BACKEND=aws`."""
+    return get_runtime(settings).context
