@@ -1,11 +1,24 @@
 """The local HTTP server: waitress in one process, with a graceful stop.
 
-Chosen by measurement (``bench/bench_server.py``, numbers in ``bench/results/server.json``
-and the package docstring): among the servers that run the app in ONE process (the app
-holds an in-process timer and an ``fcntl`` lock on the data directory) and that can be
-stopped cleanly from Python, waitress gave the best throughput with the steadiest tail.
-granian and gunicorn fork a worker process; pyruvate cannot be stopped or drained from
-Python, ignores SIGTERM while it polls and closes keep-alive connections after 255 requests.
+Chosen by measurement: ``bench/bench_server.py`` (trivial ``GET /ping`` through
+``ChaliceWSGI``, 16 threads, ``wrk -t1`` in another process, median of 5 runs of 4 s; this
+VM varies 15-25 % from run to run; full figures in ``bench/results/server.json``)::
+
+    server            1 conn req/s  p99 ms   16 conns req/s  p99 ms   one process
+    serve() waitress         4,338    0.74            4,070   10.4    yes
+    waitress (plain)         4,765    1.47            4,938    9.1    yes
+    cheroot                  4,921    2.71            4,886   12.7    yes (p99 max 179 ms)
+    granian (1 worker)       7,364    2.52           11,661    8.0    no: parent + worker
+    gunicorn gthread (1)     2,865    0.80            3,172   12.4    no: arbiter + worker
+    pyruvate                    keep-alive broken: a 2nd request on a connection hangs
+    chalice local               23   47.9              288   97.7    yes
+
+The app must live in ONE process (in-process timer, ``fcntl`` lock on the data directory)
+and stop cleanly from Python. granian is fastest but forks its worker on a GIL build (its
+in-process mode needs free-threaded Python); pyruvate can neither be stopped nor drained
+from Python. Between the two left, waitress and cheroot tie on throughput, and waitress
+keeps the steadier tail under concurrency (cheroot's p99 spikes past 100 ms). serve() and
+plain waitress differ only within run-to-run noise.
 
 What this module adds to waitress:
 
