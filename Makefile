@@ -6,7 +6,7 @@ PORT ?= 8000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean package checkov
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,10 +28,33 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests
 
-test: lint typecheck unit
+test: lint typecheck unit checkov
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
 
 clean:
-	rm -rf $(VENV) build .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS_VENV) build .mypy_cache .ruff_cache
+
+# ---- AWS: the Lambda package and the Terraform checks (docs/deploy-aws.md) ---------------------
+TOOLS_VENV ?= .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed
+CHALICE_STAGE ?= dev
+PACKAGE_DIR := build/chalice
+
+# What terraform/ deploys: build/chalice/deployment.zip (app + Linux wheels) and chalice.tf.json
+# (handlers, OpenAPI body). Needs PyPI, not AWS credentials (Chalice's CLI only wants a region name).
+package: $(STAMP)
+	rm -rf $(PACKAGE_DIR)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --pkg-format terraform --stage $(CHALICE_STAGE) $(PACKAGE_DIR)
+
+# checkov pins many packages of its own, so it gets its own virtualenv, pinned by tools-constraints.txt.
+$(TOOLS_STAMP): tools-constraints.txt
+	@test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	@echo '*' > $(TOOLS_VENV)/.gitignore
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c tools-constraints.txt checkov
+	@touch $(TOOLS_STAMP)
+
+checkov: $(TOOLS_STAMP)
+	LOG_LEVEL=ERROR $(TOOLS_VENV)/bin/checkov --directory terraform --framework terraform --skip-download --compact --quiet

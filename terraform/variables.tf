@@ -1,0 +1,273 @@
+# ---------------------------------------------------------------------------------------------
+# Deployment
+# ---------------------------------------------------------------------------------------------
+
+variable "region" {
+  description = "AWS region to deploy to."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "app_name" {
+  description = "Name of the service; every resource is named `<app_name>-<stage>[-<part>]`."
+  type        = string
+  default     = "scheduler"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.app_name))
+    error_message = "app_name: 2-21 characters of a-z, 0-9 and -, starting with a letter."
+  }
+}
+
+variable "stage" {
+  description = "Deployment stage (dev, staging, prod, ...): part of every name, so stages can share an account."
+  type        = string
+  default     = "dev"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.stage))
+    error_message = "stage: 2-16 characters of a-z, 0-9 and -, starting with a letter."
+  }
+}
+
+variable "package_dir" {
+  description = "Directory holding `deployment.zip` and `chalice.tf.json` from `make package`, relative to this module."
+  type        = string
+  default     = "../build/chalice"
+}
+
+variable "deletion_protection" {
+  description = "Protect the DynamoDB tables and the Cognito user pool from deletion (set false before `terraform destroy`)."
+  type        = bool
+  default     = true
+}
+
+variable "log_retention_days" {
+  description = "Retention of the Lambda and API Gateway access logs, in days."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "log_level" {
+  description = "POWERTOOLS_LOG_LEVEL of every function."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level: DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Plans and API
+# ---------------------------------------------------------------------------------------------
+
+variable "plans" {
+  description = <<-EOT
+    Usage tiers: name => {rate (requests/s), burst, daily_quota (messages/day)}; null means unlimited.
+    One API Gateway usage plan per entry (rate and burst throttle each tenant's usage key; the daily
+    quota is also a usage-plan quota on requests). The same map reaches the app as SCHEDULER_PLANS,
+    where the daily quota counts messages (a batch of 100 counts 100).
+  EOT
+  type = map(object({
+    rate        = optional(number)
+    burst       = optional(number)
+    daily_quota = optional(number)
+  }))
+  default = {
+    free      = { rate = 10, burst = 20, daily_quota = 1000 }
+    pro       = { rate = 100, burst = 200, daily_quota = 1000000 }
+    unlimited = {}
+  }
+
+  validation {
+    condition     = alltrue([for name in keys(var.plans) : can(regex("^[a-z][a-z0-9_-]{0,31}$", name))])
+    error_message = "Plan names: 1-32 characters of a-z, 0-9, _ and -, starting with a letter."
+  }
+}
+
+variable "default_plan" {
+  description = "Plan of tenants that join by signing up (a key of `plans`)."
+  type        = string
+  default     = "free"
+
+  validation {
+    condition     = contains(keys(var.plans), var.default_plan)
+    error_message = "default_plan must be one of the keys of plans."
+  }
+}
+
+variable "api_throttle" {
+  description = "Stage-wide throttle for every method (requests/s and burst), above the per-tenant usage plans."
+  type = object({
+    rate  = number
+    burst = number
+  })
+  default = { rate = 500, burst = 1000 }
+}
+
+variable "operator_key_hash" {
+  description = "SHA-256 (hex) of the operator key that may call /tenants; empty disables those routes. Only the hash is deployed."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.operator_key_hash == "" || can(regex("^[0-9a-f]{64}$", var.operator_key_hash))
+    error_message = "operator_key_hash: empty, or 64 lowercase hex digits (sha256sum of the key)."
+  }
+}
+
+variable "manage_api_gateway_account" {
+  description = "Set the region's API Gateway CloudWatch Logs role (needed for access logs). It is one setting per account and region: set false where another stack owns it."
+  type        = bool
+  default     = true
+}
+
+# ---------------------------------------------------------------------------------------------
+# Cognito
+# ---------------------------------------------------------------------------------------------
+
+variable "cognito_callback_urls" {
+  description = "OAuth callback URLs of the app client (https, or http://localhost for development)."
+  type        = list(string)
+  default     = ["http://localhost:8765/callback"]
+}
+
+variable "cognito_logout_urls" {
+  description = "Sign-out URLs of the app client."
+  type        = list(string)
+  default     = []
+}
+
+variable "cognito_domain_prefix" {
+  description = "Prefix of the hosted sign-in domain (`<prefix>.auth.<region>.amazoncognito.com`); empty: `<app>-<stage>-<account id>`."
+  type        = string
+  default     = ""
+}
+
+variable "cognito_allow_password_auth" {
+  description = "Allow USER_PASSWORD_AUTH (the `aws cognito-idp initiate-auth` flow of docs/deploy-aws.md); SRP and refresh tokens are always allowed."
+  type        = bool
+  default     = true
+}
+
+# ---------------------------------------------------------------------------------------------
+# Engine
+# ---------------------------------------------------------------------------------------------
+
+variable "function_memory_mb" {
+  description = "Memory of each function, in MB (CPU grows with it)."
+  type = object({
+    api_handler       = optional(number, 512)
+    authorizer        = optional(number, 256)
+    deliver           = optional(number, 512)
+    cleanup           = optional(number, 512)
+    post_confirmation = optional(number, 256)
+  })
+  default = {}
+}
+
+variable "delivery_timeout_s" {
+  description = "Deadline of one delivery attempt (SCHEDULER_DELIVERY_TIMEOUT_S); must stay below the delivery function's timeout (30 s)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.delivery_timeout_s > 0 && var.delivery_timeout_s <= 20
+    error_message = "delivery_timeout_s: more than 0 and at most 20 seconds (the delivery function runs 30 s)."
+  }
+}
+
+variable "delivery_max_concurrency" {
+  description = "Most concurrent delivery invocations the release queue's event source mapping starts (2-1000)."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.delivery_max_concurrency >= 2 && var.delivery_max_concurrency <= 1000
+    error_message = "delivery_max_concurrency: 2 to 1000."
+  }
+}
+
+variable "release_batch_size" {
+  description = "Release-queue messages per delivery invocation (delivered concurrently, failures reported per record)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.release_batch_size >= 1 && var.release_batch_size <= 10
+    error_message = "release_batch_size: 1 to 10."
+  }
+}
+
+variable "lead_s" {
+  description = "Seconds before sendAt at which a message's EventBridge schedule fires (SCHEDULER_LEAD_S, 60-600)."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.lead_s >= 60 && var.lead_s <= 600
+    error_message = "lead_s: 60 to 600 seconds (what the code accepts)."
+  }
+}
+
+variable "lease_s" {
+  description = "Seconds a delivery holds its claim on a message (SCHEDULER_LEASE_S); must exceed the delivery function's timeout."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.lease_s > 30 && var.lease_s <= 3600
+    error_message = "lease_s: more than the delivery function's 30 s timeout, at most 3600."
+  }
+}
+
+variable "retention_days" {
+  description = "Finished messages and attempts expire (DynamoDB TTL) after this many days (SCHEDULER_RETENTION_DAYS)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.retention_days >= 1
+    error_message = "retention_days: at least 1."
+  }
+}
+
+variable "max_horizon_days" {
+  description = "Furthest sendAt accepted, in days ahead (SCHEDULER_MAX_HORIZON_DAYS)."
+  type        = number
+  default     = 3650
+
+  validation {
+    condition     = var.max_horizon_days >= 1
+    error_message = "max_horizon_days: at least 1."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Monitoring
+# ---------------------------------------------------------------------------------------------
+
+variable "alarm_email" {
+  description = "E-mail address subscribed to the alarm topic (confirm the subscription mail); empty: no subscription."
+  type        = string
+  default     = ""
+}
+
+variable "alarm_lateness_p99_ms" {
+  description = "Alarm when the p99 of delivery lateness (first attempt start - sendAt) stays above this many ms."
+  type        = number
+  default     = 5000
+}
+
+variable "alarm_failed_deliveries" {
+  description = "Alarm when more messages than this end failed within 5 minutes."
+  type        = number
+  default     = 10
+}
