@@ -159,6 +159,10 @@ class MessageStore(Protocol):
         """Attempts of all messages in the order they were recorded, after the cursor `after`."""
         ...
 
+    def latest_attempt_cursor(self, tenant_id: str) -> str:
+        """A `recent_attempts` cursor just after the tenant's newest attempt (to follow only new ones)."""
+        ...
+
     def cancel_scheduled_of_app(self, tenant_id: str, app_id: str, *, limit: int) -> int:
         """Cancel (reason `app_deleted`, `gen` bumped) up to `limit` of the app's `scheduled` messages;
         returns how many. Callers repeat until 0."""

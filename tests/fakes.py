@@ -295,6 +295,12 @@ class FakeMessageStore:
         position = encode_cursor(rows[-1][0] if rows else seq)
         return Page([a for _, a in rows], position if len(rows) == limit else None, resume_cursor=position)
 
+    def latest_attempt_cursor(self, tenant_id: str) -> str:
+        """The position after the tenant's newest attempt."""
+        with self._lock:
+            seqs = [n for n, a in self.attempts if a.tenant_id == tenant_id]
+        return encode_cursor(max(seqs, default=0))
+
     def cancel_scheduled_of_app(self, tenant_id: str, app_id: str, *, limit: int) -> int:
         """Cancel up to `limit` of the app's scheduled messages (reason `app_deleted`)."""
         with self._lock:

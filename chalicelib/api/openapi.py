@@ -89,7 +89,10 @@ OPERATIONS: tuple[Operation, ...] = (
 _QUERY: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
     "cursor": {"type": "string", "description": "nextCursor of the previous page"},
-    "after": {"type": "string", "description": "nextCursor of the previous page"},
+    "after": {
+        "type": "string",
+        "description": "nextCursor or resumeCursor of an earlier page, or `latest` to start after the newest attempt",
+    },
     "appId": {"type": "string"},
     "status": {"type": "string", "enum": [status.value for status in Status]},
     "sendAfter": {"type": "string", "format": "date-time", "description": "sendAt at or after (inclusive)"},

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from chalicelib.client import calls
 from chalicelib.client import models as m
 
-CATCH_UP_PAGE = 500
-
 
 @dataclass
 class Follower:
@@ -49,6 +47,6 @@ class Follower:
         return self.poll_interval_s
 
 
-def catch_up_call(cursor: str | None, app_id: str | None) -> calls.Call[m.AttemptFeed]:
-    """A large page of the feed, to skip to its end."""
-    return calls.attempts_feed(cursor, app_id, CATCH_UP_PAGE)
+def end_of_feed_call(app_id: str | None) -> calls.Call[m.AttemptFeed]:
+    """The feed position after the newest attempt (`after=latest`: an empty page and its resumeCursor)."""
+    return calls.attempts_feed("latest", app_id, 1)

@@ -23,7 +23,7 @@ from chalicelib.client.base import DEFAULT_TIMEOUT_S, Connection, describe, may_
 from chalicelib.client.calls import UNSET, Call, Instant
 from chalicelib.client.config import resolve
 from chalicelib.client.errors import SchedulerConnectionError
-from chalicelib.client.feed import Follower, catch_up_call
+from chalicelib.client.feed import Follower, end_of_feed_call
 from chalicelib.client.retry import RetryPolicy
 
 T = TypeVar("T")
@@ -269,10 +269,7 @@ class SchedulerClient:
 
     def attempts_end_cursor(self, *, app_id: str | None = None) -> str:
         """The feed position after the newest attempt recorded so far (to follow only new ones)."""
-        page = self.run(catch_up_call(None, app_id))
-        while page.nextCursor:
-            page = self.run(catch_up_call(page.nextCursor, app_id))
-        return page.resumeCursor
+        return self.run(end_of_feed_call(app_id)).resumeCursor
 
     def follow_attempts(
         self,

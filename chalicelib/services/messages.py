@@ -28,6 +28,7 @@ from chalicelib.services.context import Context
 from chalicelib.services.validation import validate
 
 Outcome = Inserted | SchedulerError
+LATEST = "latest"  # the `after` of GET /attempts that starts the feed at the newest attempt
 
 
 def serialize_payload(payload: Any) -> str:
@@ -210,5 +211,8 @@ def attempts(ctx: Context, principal: Principal, message_id: str) -> list[Attemp
 def recent_attempts(
     ctx: Context, principal: Principal, *, app_id: str | None, after: str | None, limit: int
 ) -> Page[Attempt]:
-    """Recent attempts across the tenant's messages (what `tail` follows)."""
+    """Recent attempts across the tenant's messages (what `tail` follows). `after="latest"` skips the
+    history: an empty page whose `resume_cursor` is where attempts recorded from now on will appear."""
+    if after == LATEST:
+        return Page([], None, resume_cursor=ctx.messages.latest_attempt_cursor(principal.tenant_id))
     return ctx.messages.recent_attempts(principal.tenant_id, app_id=app_id, after=after, limit=limit)

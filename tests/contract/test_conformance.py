@@ -199,3 +199,29 @@ def test_redrive_gives_a_fresh_attempt_budget(ctx: Context, clock) -> None:
     redriven = messages.redrive(ctx, who, message.id, None)
     assert redriven.status is Status.SCHEDULED and redriven.attempts_left == 1 and redriven.attempts == 1
     assert messages.get(ctx, who, message.id).etag == redriven.etag
+
+
+def test_the_feed_can_start_after_the_newest_attempt(ctx: Context, clock) -> None:
+    who = tenant(ctx)
+    app_id = app_of(ctx, who)
+
+    def deliver_one() -> str:
+        message = schedule_one(ctx, who, app_id, delaySeconds=0).message
+        claimed = ctx.messages.claim(
+            who.tenant_id, message.id, gen=message.gen, now_ms=clock.now, lease_until=clock.now, owner="r"
+        )
+        assert claimed is not None
+        delivery.record_outcome(ctx.messages, claimed, ok(clock.now), finished_at=clock.now, jitter=0)
+        clock.advance(1)
+        return message.id
+
+    deliver_one()
+    deliver_one()
+    start = messages.recent_attempts(ctx, who, app_id=None, after="latest", limit=50)
+    assert start.items == [] and start.next_cursor is None and start.resume_cursor is not None
+    newest = deliver_one()
+    page = messages.recent_attempts(ctx, who, app_id=None, after=start.resume_cursor, limit=50)
+    assert [a.message_id for a in page.items] == [newest]
+    other = tenant(ctx, "other")
+    empty = messages.recent_attempts(ctx, other, app_id=None, after="latest", limit=50)
+    assert messages.recent_attempts(ctx, other, app_id=None, after=empty.resume_cursor, limit=50).items == []

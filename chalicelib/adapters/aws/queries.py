@@ -167,6 +167,20 @@ class MessageQueries:
         cursor = encode_cursor(position)
         return Page(items, cursor if len(items) == limit else None, resume_cursor=cursor)
 
+    def latest_attempt_cursor(self, tenant_id: str) -> str:
+        """The position after the tenant's newest attempt: one descending query on `by-feed`."""
+        with map_exceptions("messages"):
+            answer = self._client.query(
+                TableName=self._table,
+                IndexName=BY_FEED,
+                KeyConditionExpression="tenantId = :tenant",
+                ExpressionAttributeValues=values(tenant=tenant_id),
+                ScanIndexForward=False,
+                Limit=1,
+            )
+        rows = answer.get("Items", [])
+        return encode_cursor(from_item(rows[0])["feedKey"] if rows else "0")
+
     # ---- cleanup ---------------------------------------------------------------------------
 
     def waking(self, now_ms: int, *, limit: int) -> list[Waking]:

@@ -223,6 +223,12 @@ class SqliteMessageStore:
         position = encode_cursor(rows[-1][0] if rows else seq)
         return Page(items, position if len(rows) == limit else None, resume_cursor=position)
 
+    def latest_attempt_cursor(self, tenant_id: str) -> str:
+        """The position after the tenant's newest attempt (one index probe)."""
+        with self._db.read() as conn:
+            row = conn.execute("SELECT max(seq) FROM attempts WHERE tenant_id = ?", (tenant_id,)).fetchone()
+        return encode_cursor(row[0] or 0)
+
     def cancel_scheduled_of_app(self, tenant_id: str, app_id: str, *, limit: int) -> int:
         """Cancel a chunk of an app's scheduled messages in one statement."""
         with self._db.write() as conn:
