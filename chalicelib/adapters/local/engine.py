@@ -257,10 +257,15 @@ class Engine:
         self.stats.record(batch)
         retry_due = [c.message.due_at for c in batch if c.message.status is Status.SCHEDULED]
         with self._cv:
+            full_before = {app for app, n in self._in_hand.items() if n >= self._per_app}
+            pool_was_full = sum(self._in_hand.values()) >= self._capacity
             self._in_hand.subtract(c.message.app_id for c in batch)
             self._in_hand += collections.Counter()  # drop zero counts
-            self._woken = True
-            self._cv.notify()
+            # Wake the dispatcher only if it can now claim what it could not: re-querying after every
+            # write while the only busy app is still at its cap scans its due rows for nothing.
+            if pool_was_full or any(self._in_hand[app] < self._per_app for app in full_before):
+                self._woken = True
+                self._cv.notify()
         if retry_due:
             self.wake(min(retry_due))
 
