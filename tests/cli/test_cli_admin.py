@@ -3,35 +3,16 @@ errors as `error: code: message` with exit 1."""
 
 from __future__ import annotations
 
-import io
-import json
-import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from chalicelib.cli.main import main
+from tests.support.cli import Run
 from tests.support.server import ADMIN_KEY, ServerProcess
 
 pytestmark = pytest.mark.e2e
 OPERATOR_KEY = "op_cli_admin_operator_key_0123456789"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        assert self.code == 0, self.err
-        return json.loads(self.out)
-
-
-Run = Callable[..., Result]
 
 
 @pytest.fixture(scope="module")
@@ -42,32 +23,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
-def cli(
-    server: ServerProcess, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Run:
+def cli(server: ServerProcess, run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> Run:
     """`main(argv)` in-process, as the admin of a fresh tenant (env), with captured output."""
-    monkeypatch.setenv("SCHEDULER_CONFIG", str(tmp_path / "config.toml"))
-    monkeypatch.delenv("SCHEDULER_PROFILE", raising=False)
     monkeypatch.setenv("SCHEDULER_URL", server.url)
     monkeypatch.setenv("SCHEDULER_OPERATOR_KEY", OPERATOR_KEY)
     monkeypatch.setenv("SCHEDULER_API_KEY", ADMIN_KEY)
-
-    def run(*argv: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
-        with monkeypatch.context() as patch:
-            for name, value in (env or {}).items():
-                patch.setenv(name, value)
-            if stdin is not None:
-                patch.setattr(sys, "stdin", io.StringIO(stdin))
-            try:
-                code = main(list(argv))
-            except SystemExit as exc:
-                code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    tenant = run("tenants", "create", "--name", "cli-test", "--plan", "unlimited", "--json").json()
+    tenant = run_cli("tenants", "create", "--name", "cli-test", "--plan", "unlimited", "--json").json()
     monkeypatch.setenv("SCHEDULER_API_KEY", tenant["adminKey"])
-    return run
+    return run_cli
 
 
 def test_tenants(cli: Run) -> None:

@@ -3,40 +3,22 @@ to a loopback receiver; bulk `send --file` through the batch route."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
-import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from chalicelib.cli.main import main
 from chalicelib.client import SchedulerClient
+from tests.support.cli import Run
 from tests.support.receiver import Receiver
 from tests.support.server import ServerProcess, wait_until
 
 pytestmark = pytest.mark.e2e
 OPERATOR_KEY = "op_cli_messages_operator_key_0123456789"
 MESSAGE_ID = re.compile(r"msg_[0-9A-Z]{26}")
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        assert self.code == 0, self.err
-        return json.loads(self.out)
-
-
-Run = Callable[..., Result]
 
 
 @pytest.fixture(scope="module")
@@ -53,30 +35,12 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def cli(
-    server: ServerProcess, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Run:
+def cli(server: ServerProcess, run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> Run:
     """`main(argv)` in-process, as the admin of a fresh tenant (env), with captured output."""
-    monkeypatch.setenv("SCHEDULER_CONFIG", str(tmp_path / "config.toml"))
-    monkeypatch.delenv("SCHEDULER_PROFILE", raising=False)
     monkeypatch.setenv("SCHEDULER_URL", server.url)
     with SchedulerClient(server.url, OPERATOR_KEY, trust_env=False) as operator:
         monkeypatch.setenv("SCHEDULER_API_KEY", operator.create_tenant("cli", plan="unlimited").adminKey or "")
-
-    def run(*argv: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
-        with monkeypatch.context() as patch:
-            for name, value in (env or {}).items():
-                patch.setenv(name, value)
-            if stdin is not None:
-                patch.setattr(sys, "stdin", io.StringIO(stdin))
-            try:
-                code = main(list(argv))
-            except SystemExit as exc:
-                code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
+    return run_cli
 
 
 def make_app(cli: Run, url: str = "https://example.com/hook", *extra: str) -> str:

@@ -7,8 +7,6 @@ import argparse
 import io
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,45 +14,18 @@ import pytest
 
 from chalicelib.cli.admin import parse_headers
 from chalicelib.cli.bulk import MAX_BATCH_BYTES, Line, batches, parse_lines
-from chalicelib.cli.main import main
 from chalicelib.cli.output import Progress, table
 from chalicelib.cli.runtime import UsageError
 from chalicelib.cli.timeparse import parse_duration, since
+from tests.support.cli import Run
 from tests.support.server import ROOT
 
 REFUSED = "http://127.0.0.1:9"
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-Run = Callable[..., Result]
-
-
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Run:
-    monkeypatch.setenv("SCHEDULER_CONFIG", str(tmp_path / "config.toml"))
-    for name in ("SCHEDULER_PROFILE", "SCHEDULER_URL", "SCHEDULER_API_KEY", "SCHEDULER_OPERATOR_KEY"):
-        monkeypatch.delenv(name, raising=False)
-
-    def run(*argv: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
-        with monkeypatch.context() as patch:
-            for name, value in (env or {}).items():
-                patch.setenv(name, value)
-            if stdin is not None:
-                patch.setattr(sys, "stdin", io.StringIO(stdin))
-            try:
-                code = main(list(argv))
-            except SystemExit as exc:
-                code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
+def cli(run_cli: Run) -> Run:
+    return run_cli
 
 
 @pytest.mark.parametrize(
