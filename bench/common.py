@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -9,8 +10,9 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +118,34 @@ def post_batches(client: httpx.Client, messages: Sequence[dict[str, Any]], size:
                 raise RuntimeError(f"batch item failed: {item}")
             ids.append(item["id"])
     return ids
+
+
+@contextlib.contextmanager
+def service_and_receiver() -> Iterator[tuple[ServerProcess, ReceiverProcess, str]]:
+    """A receiver process and a fresh `scheduler serve` with one app delivering to the receiver's `/ok`."""
+    receiver = ReceiverProcess()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            server = start_server(Path(tmp) / "data")
+            try:
+                with server.client() as client:
+                    app_id = create_app(client, f"{receiver.base}/ok")
+                yield server, receiver, app_id
+            finally:
+                server.stop()
+    finally:
+        receiver.close()
+
+
+def burst(app_id: str, count: int, due_ms: int) -> list[dict[str, Any]]:
+    """`count` messages of `app_id`, all due at `due_ms`."""
+    send_at = iso_ms(due_ms)
+    return [{"appId": app_id, "payload": {"i": i}, "sendAt": send_at} for i in range(count)]
+
+
+def delivered_today(client: httpx.Client) -> int:
+    """Today's committed `delivered` count of the client's tenant."""
+    return int(client.get("/usage").json()["items"][-1]["delivered"])
 
 
 def rss_mb(pid: int) -> float:

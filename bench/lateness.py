@@ -13,42 +13,39 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from bench.common import ReceiverProcess, create_app, iso_ms, post_batches, start_server, summary, write_results
+from bench.common import (
+    ReceiverProcess,
+    delivered_today,
+    iso_ms,
+    post_batches,
+    service_and_receiver,
+    summary,
+    write_results,
+)
 
 LEAD_MS = 20_000  # time to schedule everything before the first message is due
 
 
 def run_ours(count: int, rate: float) -> dict[str, Any]:
-    receiver = ReceiverProcess()
-    with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(Path(tmp) / "data")
-        try:
-            with server.client() as client:
-                app_id = create_app(client, f"{receiver.base}/ok")
-                first_due = int(time.time() * 1000) + LEAD_MS
-                due = [first_due + int(i * 1000 / rate) for i in range(count)]
-                messages = [{"appId": app_id, "payload": {"i": i}, "sendAt": iso_ms(ms)} for i, ms in enumerate(due)]
-                started = time.monotonic()
-                post_batches(client, messages)
-                scheduling_s = time.monotonic() - started
-                if time.time() * 1000 > first_due:
-                    raise RuntimeError(f"scheduling took {scheduling_s:.1f}s, longer than the lead")
-                receiver.wait_for(count, timeout_s=LEAD_MS / 1000 + count / rate + 60)
-                time.sleep(1.0)  # let the last state changes commit before reading them
-                delivered = client.get("/usage").json()["items"][-1]["delivered"]
-            result = _lateness(receiver.records(), count)
-            result["committed_delivered"] = delivered
-            return result
-        finally:
-            server.stop()
-            receiver.close()
+    with service_and_receiver() as (server, receiver, app_id), server.client() as client:
+        first_due = int(time.time() * 1000) + LEAD_MS
+        due = [first_due + int(i * 1000 / rate) for i in range(count)]
+        messages = [{"appId": app_id, "payload": {"i": i}, "sendAt": iso_ms(ms)} for i, ms in enumerate(due)]
+        started = time.monotonic()
+        post_batches(client, messages)
+        scheduling_s = time.monotonic() - started
+        if time.time() * 1000 > first_due:
+            raise RuntimeError(f"scheduling took {scheduling_s:.1f}s, longer than the lead")
+        receiver.wait_for(count, timeout_s=LEAD_MS / 1000 + count / rate + 60)
+        time.sleep(1.0)  # let the last state changes commit before reading them
+        result = _lateness(receiver.records(), count)
+        result["committed_delivered"] = delivered_today(client)
+        return result
 
 
 def run_apscheduler(count: int, rate: float) -> dict[str, Any]:

@@ -17,50 +17,28 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ReceiverProcess, create_app, iso_ms, post_batches, start_server, write_results
+from bench.common import burst, post_batches, service_and_receiver, write_results
 
 
 def sample(count: int, raw: Path) -> float:
     """Run the burst under py-spy; returns seconds from the due instant to the last arrival."""
     spy_bin = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    receiver = ReceiverProcess()
-    with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(Path(tmp) / "data")
-        try:
-            with server.client() as client:
-                app_id = create_app(client, f"{receiver.base}/ok")
-                due = int(time.time() * 1000) + max(10_000, count // 4)
-                post_batches(
-                    client, [{"appId": app_id, "payload": {"i": i}, "sendAt": iso_ms(due)} for i in range(count)]
-                )
-            time.sleep(max(0.0, due / 1000 - time.time() - 0.2))
-            spy = subprocess.Popen(
-                [
-                    spy_bin,
-                    "record",
-                    "-p",
-                    str(server.pid),
-                    "-d",
-                    str(max(5, count // 5000)),
-                    "-r",
-                    "200",
-                    "-f",
-                    "raw",
-                    "-o",
-                    str(raw),
-                    "--threads",
-                    "--nonblocking",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.STDOUT,
-            )
-            receiver.wait_for(count, timeout_s=120)
-            span = time.time() - due / 1000
-            spy.wait()
-            return span
-        finally:
-            server.stop()
-            receiver.close()
+    with service_and_receiver() as (server, receiver, app_id):
+        due = int(time.time() * 1000) + max(10_000, count // 4)
+        with server.client() as client:
+            post_batches(client, burst(app_id, count, due))
+        time.sleep(max(0.0, due / 1000 - time.time() - 0.2))
+        seconds = str(max(5, count // 5000))
+        spy = subprocess.Popen(
+            [spy_bin, "record", "-p", str(server.pid), "-d", seconds, "-r", "200", "-f", "raw", "-o", str(raw),
+             "--threads", "--nonblocking"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        receiver.wait_for(count, timeout_s=120)
+        span = time.time() - due / 1000
+        spy.wait()
+        return span
 
 
 def shares(raw: Path) -> tuple[dict[str, float], list[tuple[str, float]]]:

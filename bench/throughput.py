@@ -10,40 +10,28 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from bench.common import ReceiverProcess, create_app, iso_ms, post_batches, start_server, write_results
+from bench.common import burst, delivered_today, post_batches, service_and_receiver, write_results
 
 
 def run_once(count: int) -> dict[str, Any]:
-    receiver = ReceiverProcess()
-    with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(Path(tmp) / "data")
-        try:
-            with server.client() as client:
-                app_id = create_app(client, f"{receiver.base}/ok")
-                due = int(time.time() * 1000) + max(10_000, count // 4)  # room to schedule everything first
-                post_batches(
-                    client, [{"appId": app_id, "payload": {"i": i}, "sendAt": iso_ms(due)} for i in range(count)]
-                )
-                if not receiver.wait_for(count, timeout_s=(due / 1000 - time.time()) + count / 500 + 30):
-                    raise RuntimeError(f"only {receiver.count()} of {count} arrived")
-                arrivals = sorted(at for at, _, _ in receiver.records())
-                time.sleep(1.0)
-                delivered = client.get("/usage").json()["items"][-1]["delivered"]
-            span_s = (arrivals[-1] - due) / 1000
-            return {
-                "deliveries_per_s": count / span_s,
-                "seconds_due_to_last": span_s,
-                "first_arrival_ms_after_due": arrivals[0] - due,
-                "committed_delivered": delivered,
-            }
-        finally:
-            server.stop()
-            receiver.close()
+    with service_and_receiver() as (server, receiver, app_id), server.client() as client:
+        due = int(time.time() * 1000) + max(10_000, count // 4)  # room to schedule everything first
+        post_batches(client, burst(app_id, count, due))
+        if not receiver.wait_for(count, timeout_s=(due / 1000 - time.time()) + count / 500 + 30):
+            raise RuntimeError(f"only {receiver.count()} of {count} arrived")
+        arrivals = sorted(at for at, _, _ in receiver.records())
+        time.sleep(1.0)  # let the last state changes commit before reading them
+        delivered = delivered_today(client)
+    span_s = (arrivals[-1] - due) / 1000
+    return {
+        "deliveries_per_s": count / span_s,
+        "seconds_due_to_last": span_s,
+        "first_arrival_ms_after_due": arrivals[0] - due,
+        "committed_delivered": delivered,
+    }
 
 
 def main() -> None:
