@@ -5,14 +5,16 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SOURCES := chalicelib scheduler_local client/scheduler_client client/scheduler_cli app.py
 
 .PHONY: run test lint typecheck unit bench clean package checkov
 
-$(STAMP): pyproject.toml constraints.txt
+# Two distributions: the server (this folder: chalicelib, scheduler_local, app) and the client + CLI (client/).
+$(STAMP): pyproject.toml client/pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing pinned dependencies into $(VENV) (first run takes a minute)..."
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ./client -e '.[dev]'
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -20,10 +22,10 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check chalicelib app.py
+	$(BIN)/ruff format --check $(SOURCES)
 
 typecheck: $(STAMP)
-	$(BIN)/mypy chalicelib app.py
+	$(BIN)/mypy $(SOURCES)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests

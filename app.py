@@ -9,7 +9,7 @@ by `chalicelib.bootstrap` on the first request, never at import. `ThreadSafeChal
 from __future__ import annotations
 
 from chalicelib import api, authorizer, observability, triggers
-from chalicelib.server.threadlocal import ThreadSafeChalice
+from chalicelib.threadlocal import ThreadSafeChalice
 
 app = ThreadSafeChalice(app_name="scheduler")
 api.register(app)

@@ -27,7 +27,7 @@ from moto import mock_aws
 
 from chalicelib.adapters.aws import tables
 from chalicelib.adapters.aws.wiring import AwsRuntime
-from chalicelib.delivery import AttemptOutcome, DeliveryRequest
+from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
 from chalicelib.domain.model import Message
 from chalicelib.domain.schemas import AppCreate, TenantCreate
 from chalicelib.services import accounts, apps, messages

@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT))
 
-from chalicelib.delivery import DeliveryRequest, HttpSender
+from chalicelib.delivery import HttpSender
+from chalicelib.domain.delivery import DeliveryRequest
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection

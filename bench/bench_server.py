@@ -8,7 +8,7 @@ and the median (and worst) p99 latency, and writes ``bench/results/server.json``
     .venv/bin/python bench/bench_server.py                       # all candidates installed
     .venv/bin/python bench/bench_server.py --servers waitress,cheroot --runs 3 --duration 3
 
-Candidates: ``serve`` (our ``chalicelib.server.serve.serve``), ``waitress``, ``cheroot``,
+Candidates: ``serve`` (our ``scheduler_local.server.serve``), ``waitress``, ``cheroot``,
 ``pyruvate`` (Rust, threads, one process), ``granian`` and ``gunicorn`` (gthread), both
 with one worker but a parent + worker process pair, and ``chalice-local`` (the baseline).
 Servers whose package is missing are skipped. Also prints the in-process cost of one
@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from chalicelib.server.threadlocal import ThreadSafeChalice
-from chalicelib.server.wsgi import ChaliceWSGI
+from chalicelib.threadlocal import ThreadSafeChalice
+from scheduler_local.wsgi import ChaliceWSGI
 
 SERVERS = ("serve", "waitress", "cheroot", "pyruvate", "granian", "gunicorn", "chalice-local")
 PACKAGES = {
@@ -86,7 +86,7 @@ def run_server(name: str, port: int, threads: int) -> None:
     wsgi = ChaliceWSGI(app)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     if name == "serve":
-        from chalicelib.server.serve import serve
+        from scheduler_local.server import serve
 
         serve(app, HOST, port, threads=threads)
     elif name == "waitress":

@@ -19,9 +19,9 @@ from typing import Any
 
 from bench.common import write_results
 from chalicelib import bootstrap
-from chalicelib.adapters.local.wiring import bootstrap_admin_key, build_local_runtime
-from chalicelib.server.wsgi import ChaliceWSGI
 from chalicelib.settings import Settings
+from scheduler_local.wiring import bootstrap_admin_key, build_local_runtime
+from scheduler_local.wsgi import ChaliceWSGI
 
 TOKEN = "k" * 32
 

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ReceiverProcess, create_app, iso_ms, rss_mb, start_server, write_results
-from chalicelib.adapters.local.wiring import build_local_runtime
 from chalicelib.domain import ids
 from chalicelib.domain.model import Message, Status, UsageDelta
 from chalicelib.domain.times import day_of
 from chalicelib.ports import NewMessage
 from chalicelib.settings import Settings
+from scheduler_local.wiring import build_local_runtime
 
 CHUNK = 10_000
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import AuthRequest, Blueprint, Chalice, CustomAuthorizer
 
-from chalicelib import observability
+from chalicelib import bootstrap, observability
 from chalicelib.adapters.aws import authcontext
 from chalicelib.domain.ids import hash_token
 from chalicelib.domain.model import Principal, Scope
@@ -208,30 +208,10 @@ def _answer(principal_id: str, method_arn: str, context: dict[str, str], usage_k
     return answer
 
 
-_authority: list[Authority] = []
-
-
-def authority() -> Authority:
-    """The process's `Authority`, built on first use from the AWS runtime."""
-    if not _authority:
-        from chalicelib.adapters.aws.wiring import get_runtime
-
-        runtime = get_runtime()
-        config = runtime.config
-        verifier = CognitoVerifier(config.issuer, config.client_ids) if config.issuer and config.client_ids else None
-        _authority.append(Authority(runtime.keys, runtime.tenants, config, verifier))
-    return _authority[0]
-
-
-def reset() -> None:
-    """Forget the built `Authority` (tests install another runtime)."""
-    _authority.clear()
-
-
 @bp.authorizer(name=NAME, ttl_seconds=TTL_S)
 def authorizer(auth_request: AuthRequest) -> dict[str, Any]:
     """The authorizer Lambda: token → principal, scopes and usage key; unknown token → 401."""
     try:
-        return authority().decide(auth_request.token, auth_request.method_arn)
+        return bootstrap.aws_runtime().authority.decide(auth_request.token, auth_request.method_arn)
     finally:
         observability.flush()

@@ -54,9 +54,11 @@ def get_settings() -> Settings:
 
 def settings_from(env: Mapping[str, str]) -> Settings:
     """Settings from a mapping of environment variables."""
+    from chalicelib.bootstrap import BACKENDS  # noqa: PLC0415 - the composition root's registry imports this module
+
     backend = env.get("SCHEDULER_BACKEND", "local")
-    if backend not in ("local", "aws"):
-        raise ConfigError(f"SCHEDULER_BACKEND must be local or aws, not {backend!r}")
+    if backend not in BACKENDS:
+        raise ConfigError(f"SCHEDULER_BACKEND must be one of {', '.join(sorted(BACKENDS))}, not {backend!r}")
     admin_key = env.get("SCHEDULER_ADMIN_KEY") or None
     if admin_key is not None and len(admin_key) < 24:
         raise ConfigError("SCHEDULER_ADMIN_KEY must be at least 24 characters")

@@ -7,8 +7,9 @@
 - `cleanup`: every minute (see `adapters.aws.cleanup`).
 - `post_confirmation`: the Cognito Post Confirmation trigger (see `adapters.aws.provisioning`).
 
-Handlers stay thin: the work is in `chalicelib.adapters.aws`, built lazily by its `wiring`; boto3 and
-Powertools are imported on first use, so the local server never loads them.
+Handlers stay thin: the work is in `chalicelib.adapters.aws`, built lazily by the composition root
+(`chalicelib.bootstrap`); boto3 and Powertools are imported on first use, so the local server never
+loads them.
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, CloudWatchEvent, Rate
 
-from chalicelib import observability
+from chalicelib import bootstrap, observability
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     from chalicelib.adapters.aws.delivery import DeliveryWorker
-    from chalicelib.adapters.aws.wiring import AwsRuntime
 
 MAX_BATCH = 10
 
@@ -36,7 +36,7 @@ bp = Blueprint(__name__)
 @observability.lambda_handler
 def deliver(event: Any, context: Any) -> dict[str, Any]:
     """Scheduler event → re-queue with the seconds left; SQS batch → deliver each record."""
-    worker = runtime().worker
+    worker = bootstrap.aws_runtime().worker
     if isinstance(event, dict) and "Records" in event:
         return deliver_batch(worker, event, context)
     with observability.message_scope(str(event.get("messageId", "")) if isinstance(event, dict) else ""):
@@ -77,7 +77,7 @@ def cleanup(event: CloudWatchEvent) -> dict[str, Any]:
     from chalicelib.adapters.aws.cleanup import is_sweep_minute
 
     try:
-        report = runtime().cleanup.run(sweep_schedules=is_sweep_minute(event.time))
+        report = bootstrap.aws_runtime().cleanup.run(sweep_schedules=is_sweep_minute(event.time))
         observability.logger().info("cleanup run", extra=report.as_dict())
         return report.as_dict()
     finally:
@@ -88,11 +88,4 @@ def cleanup(event: CloudWatchEvent) -> dict[str, Any]:
 @observability.lambda_handler
 def post_confirmation(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Cognito Post Confirmation: create the tenant and its usage key; return the event."""
-    return runtime().provisioner.on_post_confirmation(event)
-
-
-def runtime() -> AwsRuntime:
-    """The process's AWS runtime (built from the environment on first use)."""
-    from chalicelib.adapters.aws.wiring import get_runtime
-
-    return get_runtime()
+    return bootstrap.aws_runtime().provisioner.on_post_confirmation(event)

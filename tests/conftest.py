@@ -224,7 +224,7 @@ def app_id(tenant: Tenant) -> str:
 
 def deliver(ctx: Context, tenant_id: str, message_id: str, status_code: int | None, duration_ms: int = 12) -> None:
     """One attempt of a due message as the delivery side records it (claim, then outcome)."""
-    from chalicelib.delivery import AttemptOutcome
+    from chalicelib.domain.delivery import AttemptOutcome
     from chalicelib.services.delivery import record_outcome
 
     clock = ctx.clock

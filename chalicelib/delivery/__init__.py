@@ -1,22 +1,20 @@
 """Outbound webhook delivery: signing, SSRF guard, whole-attempt deadline, outcome classification.
 
 Shared by the local engine (``HttpSender`` in its event loop) and the delivery Lambda
-(``send_once``). Importing this package does no I/O.
+(``send_once``); the values they exchange are in ``chalicelib.domain.delivery``. Importing this
+package does no I/O (but loads aiohttp: the service layer never imports it).
 """
 
 from __future__ import annotations
 
 from chalicelib.delivery.classify import parse_retry_after, status_error
-from chalicelib.delivery.models import AttemptOutcome, DeliveryRequest
 from chalicelib.delivery.sender import SNIPPET_LIMIT, HttpSender, SenderOptions, send_once
 from chalicelib.delivery.signing import build_headers, sign
 from chalicelib.delivery.ssrf import BlockedAddressError, GuardedResolver, is_blocked
 
 __all__ = [
     "SNIPPET_LIMIT",
-    "AttemptOutcome",
     "BlockedAddressError",
-    "DeliveryRequest",
     "GuardedResolver",
     "HttpSender",
     "SenderOptions",

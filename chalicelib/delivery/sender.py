@@ -25,9 +25,9 @@ from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
 from chalicelib.delivery.classify import describe_exception, parse_retry_after, status_error
-from chalicelib.delivery.models import AttemptOutcome, DeliveryRequest
 from chalicelib.delivery.signing import build_headers
 from chalicelib.delivery.ssrf import GuardedResolver, literal_host_error
+from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
 
 if TYPE_CHECKING:
     from aiohttp.abc import AbstractResolver

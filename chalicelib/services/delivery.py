@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalicelib.delivery import AttemptOutcome, DeliveryRequest
+from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
 from chalicelib.domain.model import App, Attempt, FailureReason, Message, Status, UsageDelta
 from chalicelib.domain.retry import after_attempt, expire_unattempted, is_expired, usage_of_transition
 from chalicelib.domain.times import format_ms

@@ -11,11 +11,10 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
-from chalicelib import authorizer, bootstrap
-from chalicelib.adapters.aws import wiring
+from chalicelib import bootstrap
 from chalicelib.adapters.aws.config import AwsConfig
 from chalicelib.adapters.aws.wiring import AwsRuntime
-from chalicelib.delivery import AttemptOutcome, DeliveryRequest
+from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
 from chalicelib.domain.model import Principal
 from chalicelib.domain.schemas import AppCreate, TenantCreate
 from chalicelib.services import accounts, apps
@@ -74,13 +73,9 @@ def runtime(
 ) -> Iterator[AwsRuntime]:
     """The AWS runtime on moto, installed for the app's handlers and routes."""
     built = support.runtime(aws, config, clock=clock, send=sender, sleep=support.clock_sleep(clock))
-    wiring.install(built)
-    bootstrap.install(built.context)
-    authorizer.reset()
+    bootstrap.install(built)
     yield built
-    wiring.install(None)
     bootstrap.install(None)
-    authorizer.reset()
 
 
 @pytest.fixture

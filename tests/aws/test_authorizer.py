@@ -12,7 +12,6 @@ import pytest
 from chalice.test import Client
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chalicelib import authorizer
 from chalicelib.adapters.aws.wiring import AwsRuntime
 from chalicelib.authorizer import ROUTE_AUTHORIZER, Authority, CognitoVerifier, Unauthorized
 from chalicelib.domain.schemas import KeyCreate
@@ -61,7 +60,7 @@ def pool() -> Pool:
 def authority(runtime: AwsRuntime, pool: Pool) -> Authority:
     verifier = CognitoVerifier(POOL, frozenset({CLIENT}), fetch=pool.jwks)
     built = Authority(runtime.keys, runtime.tenants, runtime.config, verifier)
-    authorizer._authority[:] = [built]
+    runtime.authority = built  # type: ignore[misc]  # the cached property, with a verifier on a fake pool
     return built
 
 

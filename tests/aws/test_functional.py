@@ -18,10 +18,9 @@ from moto.server import ThreadedMotoServer
 from standardwebhooks import Webhook
 
 from chalicelib import authorizer, bootstrap
-from chalicelib.adapters.aws import wiring
-from chalicelib.server.serve import Server
-from chalicelib.server.wsgi import ChaliceWSGI
 from chalicelib.settings import get_settings
+from scheduler_local.server import Server
+from scheduler_local.wsgi import ChaliceWSGI
 from tests.aws import events, support
 from tests.support.receiver import Receiver
 
@@ -103,9 +102,7 @@ def deployment(moto_url: str) -> Iterator[dict[str, str]]:
 
 def _forget() -> None:
     get_settings.cache_clear()
-    wiring.install(None)
     bootstrap.install(None)
-    authorizer.reset()
 
 
 def test_schedule_over_http_and_deliver_through_the_release_queue(deployment: dict[str, str]) -> None:

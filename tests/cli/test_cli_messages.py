@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.client import SchedulerClient
+from scheduler_client import SchedulerClient
 from tests.support.cli import Run
 from tests.support.receiver import Receiver
 from tests.support.server import ServerProcess, wait_until

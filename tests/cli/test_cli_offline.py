@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.cli.admin import parse_headers
-from chalicelib.cli.bulk import MAX_BATCH_BYTES, Line, batches, parse_lines
-from chalicelib.cli.output import Progress, table
-from chalicelib.cli.runtime import UsageError
-from chalicelib.cli.timeparse import parse_duration, since
+from scheduler_cli.admin import parse_headers
+from scheduler_cli.bulk import MAX_BATCH_BYTES, Line, batches, parse_lines
+from scheduler_cli.output import Progress, table
+from scheduler_cli.runtime import UsageError
+from scheduler_cli.timeparse import parse_duration, since
 from tests.support.cli import Run
 from tests.support.server import ROOT
 
@@ -159,7 +159,7 @@ def test_an_unreachable_server_is_one_clear_line(cli: Run) -> None:
 def test_the_console_script_prints_no_traceback(tmp_path: Path) -> None:
     env = {"SCHEDULER_URL": REFUSED, "SCHEDULER_API_KEY": "sk_x", "SCHEDULER_CONFIG": str(tmp_path / "c.toml")}
     done = subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli.main", "ls", "--json"],
+        [sys.executable, "-m", "scheduler_cli.main", "ls", "--json"],
         check=False,
         cwd=ROOT,
         env={"PATH": "/usr/bin:/bin", **env},

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.client import (
+from scheduler_client import (
     AsyncSchedulerClient,
     ErrorBody,
     Message,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.client.config import DEFAULT_URL, ConfigError, config_path, resolve
+from scheduler_client.config import DEFAULT_URL, ConfigError, config_path, resolve
 
 CONFIG = """
 [profiles.default]

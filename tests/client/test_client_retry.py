@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.client import (
+from scheduler_client import (
     AsyncSchedulerClient,
     ErrorBody,
     Message,
@@ -22,7 +22,7 @@ from chalicelib.client import (
     SchedulerClient,
     SchedulerConnectionError,
 )
-from chalicelib.client.retry import parse_retry_after
+from scheduler_client.retry import parse_retry_after
 
 MESSAGE = {
     "id": "msg_1",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.client import (
+from scheduler_client import (
     ApiKey,
     App,
     AttemptFeed,

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from chalicelib.client import WebhookVerificationError, verify_delivery
 from chalicelib.delivery.signing import build_headers
+from scheduler_client import WebhookVerificationError, verify_delivery
 from tests.support.server import ROOT
 
 OLD = "whsec_" + base64.b64encode(b"o" * 32).decode()
@@ -80,7 +80,7 @@ def test_a_secret_is_required() -> None:
 
 def test_a_receiver_importing_verify_delivery_loads_neither_httpx_nor_pydantic() -> None:
     code = (
-        "import sys; from chalicelib.client import verify_delivery; "
+        "import sys; from scheduler_client import verify_delivery; "
         "print(sorted({'httpx', 'pydantic'} & set(sys.modules)))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.adapters.local.wiring import build_local_runtime
 from chalicelib.services.context import Context
 from chalicelib.settings import Settings
+from scheduler_local.wiring import build_local_runtime
 
 
 class ManualClock:

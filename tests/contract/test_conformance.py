@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.delivery import AttemptOutcome
+from chalicelib.domain.delivery import AttemptOutcome
 from chalicelib.domain.errors import ConcurrentUpdate, IdempotencyConflict, NotFound, Unauthenticated, WrongState
 from chalicelib.domain.model import Principal, Scope, Status
 from chalicelib.domain.schemas import AppCreate, KeyCreate, TenantCreate

@@ -180,7 +180,7 @@ def test_sigkill_during_deliveries_loses_nothing(server: ServerProcess, receiver
 
 def test_a_second_server_on_the_same_data_dir_exits_with_a_clear_message(server: ServerProcess) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli.main", "serve", "--port", "0"],
+        [sys.executable, "-m", "scheduler_cli.main", "serve", "--port", "0"],
         cwd=ROOT,
         env=server.env,
         capture_output=True,

@@ -109,7 +109,7 @@ def test_middleware_leaves_successes_alone() -> None:
 
 
 def test_unknown_path_is_a_404_in_our_shape_behind_the_local_server(ctx: Context) -> None:
-    from chalicelib.server.wsgi import ChaliceWSGI
+    from scheduler_local.wsgi import ChaliceWSGI
 
     served: dict[str, Any] = {}
 

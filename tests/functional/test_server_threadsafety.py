@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from chalice.app import Blueprint, Chalice
 
-from chalicelib.server.serve import Server
-from chalicelib.server.threadlocal import ThreadSafeChalice
+from chalicelib.threadlocal import ThreadSafeChalice
+from scheduler_local.server import Server
 
 TENANTS = {"alpha": "sk_alpha_" + "a" * 24, "beta": "sk_beta_" + "b" * 24}
 CLIENT_THREADS_PER_TENANT = 6

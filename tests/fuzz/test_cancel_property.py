@@ -23,15 +23,15 @@ from pathlib import Path
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, rule
 
-from chalicelib.adapters.local.duequeue import Claimed, Completion, DueQueue
-from chalicelib.adapters.local.wiring import build_local_runtime
-from chalicelib.delivery import AttemptOutcome
+from chalicelib.domain.delivery import AttemptOutcome
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.model import Principal, Scope
 from chalicelib.domain.schemas import AppCreate
 from chalicelib.services import accounts, apps, messages
 from chalicelib.services.delivery import Skip, outcome_transition, plan_attempt
 from chalicelib.settings import Settings
+from scheduler_local.duequeue import Claimed, Completion, DueQueue
+from scheduler_local.wiring import build_local_runtime
 from tests.fakes import SettableClock
 from tests.fuzz.profile import examples
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from chalicelib.adapters.local.wiring import DataDirBusy, LocalRuntime, build_local_runtime
 from chalicelib.domain.model import Principal, Scope, Status
 from chalicelib.domain.schemas import AppCreate
 from chalicelib.domain.times import parse_instant
 from chalicelib.services import accounts, apps, messages
 from chalicelib.settings import Settings
+from scheduler_local.wiring import DataDirBusy, LocalRuntime, build_local_runtime
 from tests.support.receiver import Receiver
 
 ADMIN = Principal("default", "unlimited", frozenset({Scope.ADMIN}))

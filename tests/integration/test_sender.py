@@ -28,9 +28,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from chalicelib.delivery import AttemptOutcome, DeliveryRequest, HttpSender, send_once
+from chalicelib.delivery import HttpSender, send_once
 from chalicelib.delivery.classify import describe_exception, parse_retry_after, status_error
 from chalicelib.delivery.ssrf import BlockedAddressError
+from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from chalice.app import Blueprint, Response
 
-from chalicelib.server.serve import Server
-from chalicelib.server.threadlocal import ThreadSafeChalice
-from chalicelib.server.wsgi import ChaliceWSGI, UnsupportedRouteError
+from chalicelib.threadlocal import ThreadSafeChalice
+from scheduler_local.server import Server
+from scheduler_local.wsgi import ChaliceWSGI, UnsupportedRouteError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -348,8 +348,8 @@ def test_serve_prints_its_port_and_stops_gracefully_on_sigterm(tmp_path: Path) -
         textwrap.dedent("""
         import sys, time
         sys.path.insert(0, sys.argv[1])
-        from chalicelib.server.serve import serve
-        from chalicelib.server.threadlocal import ThreadSafeChalice
+        from scheduler_local.server import serve
+        from chalicelib.threadlocal import ThreadSafeChalice
         app = ThreadSafeChalice("serve-test", configure_logs=False, env={})
         @app.route("/slow")
         def slow():

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from aiohttp.abc import AbstractResolver
 
-from chalicelib.delivery import AttemptOutcome, DeliveryRequest, HttpSender
+from chalicelib.delivery import HttpSender
 from chalicelib.delivery import sender as sender_module
+from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
 from tests.reliability.harness import SwitchReceiver
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

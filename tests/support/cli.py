@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.cli.main import main
+from scheduler_cli.main import main
 
 SETTINGS_VARIABLES = ("SCHEDULER_PROFILE", "SCHEDULER_URL", "SCHEDULER_API_KEY", "SCHEDULER_OPERATOR_KEY")
 

@@ -39,7 +39,7 @@ class ServerProcess:
         """Start the process and wait for its `listening on` line."""
         self.output = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "chalicelib.cli.main", "serve", "--host", "127.0.0.1", "--port", "0"],
+            [sys.executable, "-m", "scheduler_cli.main", "serve", "--host", "127.0.0.1", "--port", "0"],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.PIPE,

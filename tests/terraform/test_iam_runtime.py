@@ -15,11 +15,11 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
-from chalicelib import authorizer, bootstrap
-from chalicelib.adapters.aws import timing, wiring
+from chalicelib import bootstrap
+from chalicelib.adapters.aws import timing
 from chalicelib.adapters.aws.config import AwsConfig
 from chalicelib.adapters.aws.wiring import AwsRuntime
-from chalicelib.delivery import AttemptOutcome, DeliveryRequest
+from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
 from chalicelib.domain.model import Principal, Scope, Status
 from chalicelib.domain.schemas import AppCreate, AppPatch, KeyCreate, TenantCreate
 from chalicelib.ports import MessageQuery
@@ -105,16 +105,12 @@ def world() -> Iterator[World]:
         clock = SettableClock()
         sender = Sender(clock)
         runtime = support.runtime(session, config, clock=clock, send=sender, sleep=support.clock_sleep(clock))
-        wiring.install(runtime)
-        bootstrap.install(runtime.context)
-        authorizer.reset()
+        bootstrap.install(runtime)
         from app import app
 
         with Client(app) as lambdas:
             yield World(runtime, config, clock, sender, recorder, lambdas, session)
-        wiring.install(None)
         bootstrap.install(None)
-        authorizer.reset()
 
 
 @dataclass

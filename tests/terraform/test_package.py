@@ -71,6 +71,10 @@ def test_the_zip_holds_the_app_and_linux_wheels(package: Path) -> None:
     assert {"app.py", "chalicelib/__init__.py", "chalicelib/triggers.py", "chalicelib/authorizer.py"} <= names
     assert any(n.startswith("chalicelib/adapters/aws/") for n in names)
     assert not any(n.startswith(("tests/", "bench/", ".venv", "terraform/")) for n in names)
+    # only what Lambda runs: no client, CLI, local server or local engine, nor their libraries
+    local_only = ("scheduler_local/", "scheduler_client/", "scheduler_cli/", "client/", "waitress/", "httpx/")
+    assert not any(n.startswith(local_only) for n in names)
+    assert not any(n.startswith(("chalicelib/client/", "chalicelib/cli/", "chalicelib/server/")) for n in names)
     # runtime dependencies, built for Lambda (manylinux x86_64), not this machine's wheels
     for package_dir in ["aws_lambda_powertools/", "pydantic_core/", "cryptography/", "jwt/", "standardwebhooks/"]:
         assert any(n.startswith(package_dir) for n in names), package_dir

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.adapters.local.stores import WriteGuardedCache
+from scheduler_local.stores import WriteGuardedCache
 
 
 def test_a_value_read_before_a_write_is_not_cached_after_it() -> None:

@@ -18,7 +18,7 @@ from chalicelib.adapters.aws.dynamo import from_item, map_exceptions, to_item
 from chalicelib.adapters.aws.messages import DynamoMessageStore
 from chalicelib.adapters.aws.stores import DynamoAppStore
 from chalicelib.adapters.aws.timer import AwsTimer
-from chalicelib.delivery import AttemptOutcome, DeliveryRequest
+from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
 from chalicelib.domain.errors import ConcurrentUpdate
 from chalicelib.domain.model import App, Message, Status
 from chalicelib.ports import Clock

@@ -1,8 +1,8 @@
 """Wires the AWS adapter set, lazily: boto3 clients on first use, each component on first access.
 
-`get_runtime()` builds the process-wide `AwsRuntime` from the environment on first call (never at
-import); `bootstrap` asks it for the `Context` when `SCHEDULER_BACKEND=aws`. Tests and benchmarks
-build their own with `build_aws_runtime(...)` and `install` it.
+`build_runtime(settings)` is this backend's entry in the composition root (`chalicelib.bootstrap`),
+which holds the process's runtime; it reads the AWS settings from the environment when called, never
+at import. Tests and benchmarks build their own with `build_aws_runtime(...)` and `bootstrap.install` it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import __version__
 from chalicelib.adapters.aws import tables
@@ -28,10 +28,14 @@ from chalicelib.adapters.aws.sealing import Sealer
 from chalicelib.adapters.aws.stores import DynamoAppStore, DynamoKeyStore, DynamoTenantStore, DynamoUsageStore
 from chalicelib.adapters.aws.timer import AwsTimer
 from chalicelib.clock import SystemClock
-from chalicelib.delivery import AttemptOutcome, DeliveryRequest, send_once
+from chalicelib.delivery import send_once
+from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
 from chalicelib.ports import Clock
 from chalicelib.services.context import Context
-from chalicelib.settings import Settings, get_settings
+from chalicelib.settings import Settings
+
+if TYPE_CHECKING:
+    from chalicelib.authorizer import Authority
 
 Metric = Callable[[str, float], None]
 
@@ -80,6 +84,22 @@ class AwsRuntime:
     send: Callable[[DeliveryRequest], AttemptOutcome] | None = None
     sleep: Callable[[float], None] = time.sleep
     jitter: Callable[[], float] = random.random
+
+    def start(self) -> int:
+        """Nothing runs in the background of an AWS process (EventBridge Scheduler is the timer)."""
+        return 0
+
+    def close(self) -> None:
+        """boto3 clients need no closing."""
+
+    @functools.cached_property
+    def authority(self) -> Authority:
+        """The authorizer Lambda's work: which token may do what."""
+        from chalicelib.authorizer import Authority, CognitoVerifier
+
+        config = self.config
+        verifier = CognitoVerifier(config.issuer, config.client_ids) if config.issuer and config.client_ids else None
+        return Authority(self.keys, self.tenants, config, verifier)
 
     @functools.cached_property
     def sealer(self) -> Sealer:
@@ -205,32 +225,9 @@ def build_aws_runtime(
     return AwsRuntime(settings=settings, config=config, clients=clients or Clients(), **options)
 
 
-_lock = threading.Lock()
-_runtime: AwsRuntime | None = None
+def build_runtime(settings: Settings) -> AwsRuntime:
+    """The composition root's builder for `SCHEDULER_BACKEND=aws`: AWS settings from the environment, X-Ray on."""
+    from chalicelib import observability
 
-
-def get_runtime(settings: Settings | None = None) -> AwsRuntime:
-    """The process-wide runtime, built from the environment on first call."""
-    global _runtime
-    if _runtime is None:
-        with _lock:
-            if _runtime is None:
-                from chalicelib import observability
-
-                observability.tracer()  # patches boto3/botocore for X-Ray (a no-op outside Lambda)
-                _runtime = build_aws_runtime(
-                    settings or get_settings(), aws_config_from_env(), metric=observability.metric
-                )
-    return _runtime
-
-
-def install(runtime: AwsRuntime | None) -> None:
-    """Use `runtime` from now on (None: build again from the environment on next use)."""
-    global _runtime
-    with _lock:
-        _runtime = runtime
-
-
-def build_aws_context(settings: Settings) -> Context:
-    """The `Context` for `bootstrap` when `SCHEDULER_BACKEND=aws`."""
-    return get_runtime(settings).context
+    observability.tracer()  # patches boto3/botocore for X-Ray (a no-op outside Lambda)
+    return build_aws_runtime(settings, aws_config_from_env(), metric=observability.metric)

@@ -1,0 +1,152 @@
+"""Wires the local adapter set: data-dir lock, SQLite stores, limiter, timer and engine.
+
+`build_runtime` is this backend's entry in the composition root (`chalicelib.bootstrap.BACKENDS`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import random
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from chalicelib import __version__
+from chalicelib.clock import SystemClock
+from chalicelib.delivery import HttpSender
+from chalicelib.domain import ids
+from chalicelib.ports import Clock
+from chalicelib.services.accounts import ensure_default_tenant
+from chalicelib.services.context import Context
+from chalicelib.settings import Settings
+from scheduler_local.db import Database
+from scheduler_local.duequeue import DueQueue
+from scheduler_local.engine import Engine
+from scheduler_local.limiter import LocalLimiter
+from scheduler_local.messages import SqliteMessageStore
+from scheduler_local.stores import SqliteAppStore, SqliteKeyStore, SqliteTenantStore, SqliteUsageStore
+from scheduler_local.timer import LocalTimer
+
+DB_FILE = "scheduler.db"
+LOCK_FILE = "lock"
+ADMIN_KEY_FILE = "admin-key"
+LEASE_GRACE_S = 5
+
+
+class DataDirBusy(RuntimeError):
+    """Another process holds the data directory."""
+
+
+@dataclass
+class LocalRuntime:
+    """The local backend of one process: its context, engine and the data-directory lock."""
+
+    context: Context
+    db: Database
+    engine: Engine
+    timer: LocalTimer
+    lock_file: IO[str]
+    started: bool = field(default=False)
+
+    def start(self) -> int:
+        """Start delivering; returns how many leases of an earlier run were taken back."""
+        recovered = self.engine.start()
+        self.timer.attach(self.engine)
+        self.started = True
+        return recovered
+
+    def close(self) -> None:
+        """Stop the engine (if started), close the database and release the lock."""
+        if self.started:
+            self.timer.attach(None)
+            self.engine.stop()
+            self.started = False
+        self.db.close()
+        with contextlib.suppress(OSError):
+            fcntl.flock(self.lock_file, fcntl.LOCK_UN)
+        self.lock_file.close()
+
+
+def build_local_runtime(settings: Settings, *, clock: Clock | None = None) -> LocalRuntime:
+    """Lock the data directory, open and migrate the database, and wire every local adapter."""
+    data_dir = settings.data_dir
+    if not data_dir.exists():
+        data_dir.mkdir(parents=True, mode=0o700)  # it holds signing secrets and the admin key
+    lock_file = _lock(data_dir)
+    clock = clock or SystemClock()
+    db = Database(data_dir / DB_FILE)
+    try:
+        db.migrate()
+    except Exception:
+        lock_file.close()
+        raise
+    usage = SqliteUsageStore(db)
+    apps = SqliteAppStore(db)
+    timer = LocalTimer()
+    context = Context(
+        tenants=SqliteTenantStore(db),
+        keys=SqliteKeyStore(db),
+        apps=apps,
+        messages=SqliteMessageStore(db, clock),
+        usage=usage,
+        timer=timer,
+        limiter=LocalLimiter(settings, usage.scheduled_on),
+        clock=clock,
+        settings=settings,
+    )
+    engine = Engine(
+        DueQueue(db, run_id=uuid.uuid4().hex),
+        apps,
+        lambda: HttpSender(
+            timeout_s=settings.delivery_timeout_s,
+            allow_private=settings.allow_private_targets,
+            user_agent=f"point-in-time-scheduler/{__version__}",
+            max_connections=settings.delivery_concurrency,
+            now_ms=clock.now_ms,
+        ),
+        clock,
+        capacity=settings.delivery_concurrency,
+        per_app=settings.per_app_concurrency,
+        retention_ms=settings.retention_days * 86_400_000,
+        jitter=random.random,
+    )
+    return LocalRuntime(context, db, engine, timer, lock_file)
+
+
+def build_runtime(settings: Settings) -> LocalRuntime:
+    """The composition root's builder for `SCHEDULER_BACKEND=local` (engine built, not started)."""
+    return build_local_runtime(settings)
+
+
+def _lock(data_dir: Path) -> IO[str]:
+    handle = open(data_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the life of the process
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        handle.close()
+        raise DataDirBusy(
+            f"another scheduler process is using {data_dir.resolve()}; stop it or set SCHEDULER_DATA_DIR"
+        ) from exc
+    return handle
+
+
+def bootstrap_admin_key(context: Context, settings: Settings) -> str | None:
+    """Upsert tenant `default` and its admin key. Returns the key if it was generated now (to print once)."""
+    if settings.admin_key:
+        ensure_default_tenant(context, settings.admin_key)
+        return None
+    path = settings.data_dir / ADMIN_KEY_FILE
+    if path.exists():
+        ensure_default_tenant(context, path.read_text().strip())
+        return None
+    token = ids.new_api_key()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
+    ensure_default_tenant(context, token)
+    print(f"generated admin key (shown once, also in {path}): {token}", file=sys.stderr)  # noqa: T201 - shown once, by design
+    return token
