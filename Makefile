@@ -48,6 +48,9 @@ PACKAGE_DIR := build/chalice
 # (handlers, OpenAPI body). Needs PyPI, not AWS credentials (Chalice's CLI only wants a region name).
 package: $(STAMP)
 	rm -rf $(PACKAGE_DIR)
+	@# Chalice zips chalicelib/ as it is on disk: bytecode caches (and folders left behind by a move) would ship too
+	find chalicelib -name __pycache__ -type d -prune -exec rm -rf {} +
+	find chalicelib -type d -empty -delete
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --pkg-format terraform --stage $(CHALICE_STAGE) $(PACKAGE_DIR)
 
 # checkov pins many packages of its own, so it gets its own virtualenv, pinned by tools-constraints.txt.
