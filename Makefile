@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOURCES := chalicelib scheduler_local client/scheduler_client client/scheduler_cli app.py
 
-.PHONY: run test lint typecheck unit bench clean package checkov
+.PHONY: run test lint typecheck unit bench clean package checkov browser-deps screenshots
 
 # Two distributions: the server (this folder: chalicelib, scheduler_local, app) and the client + CLI (client/).
 $(STAMP): pyproject.toml client/pyproject.toml constraints.txt
@@ -27,8 +27,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy $(SOURCES)
 
-unit: $(STAMP)
+unit: $(STAMP) browser-deps
 	$(BIN)/pytest -q tests
+
+# The console's browser tests (tests/browser) drive Debian's chromium through chromedriver; a fresh
+# machine gets both from apt (as root, as CI runs). Nothing is downloaded by Selenium itself.
+browser-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  echo "installing chromium and chromium-driver for the console's browser tests..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+# Retake docs/console/*.png (the console's screenshots in docs/console.md) with the browser tests.
+screenshots: $(STAMP) browser-deps
+	CONSOLE_SCREENSHOTS=docs/console $(BIN)/pytest -q tests/browser
 
 test: lint typecheck unit checkov
 

@@ -1,18 +1,19 @@
 """The Chalice app: the REST API of the point-in-time scheduler, and its other Lambdas.
 
-Thin on purpose: routes live in `chalicelib.api` blueprints, the authorizer in `chalicelib.authorizer`,
-the delivery, cleanup and Cognito trigger Lambdas in `chalicelib.triggers`; adapters are built lazily
-by `chalicelib.bootstrap` on the first request, never at import. `ThreadSafeChalice` keeps
-`current_request` per thread, so the app can sit behind a threaded local server.
+Thin on purpose: routes live in `chalicelib.api` blueprints, the web console in `chalicelib.console`, the
+authorizer in `chalicelib.authorizer`, the delivery, cleanup and Cognito trigger Lambdas in `chalicelib.triggers`;
+adapters are built lazily by `chalicelib.bootstrap` on the first request, never at import. `ThreadSafeChalice`
+keeps `current_request` per thread, so the app can sit behind a threaded local server.
 """
 
 from __future__ import annotations
 
-from chalicelib import api, authorizer, observability, triggers
+from chalicelib import api, authorizer, console, observability, triggers
 from chalicelib.threadlocal import ThreadSafeChalice
 
 app = ThreadSafeChalice(app_name="scheduler")
 api.register(app)
+app.register_blueprint(console.bp)
 app.register_blueprint(authorizer.bp)
 app.register_blueprint(triggers.bp)
 authorizer.protect_routes(app)

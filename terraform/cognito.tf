@@ -71,9 +71,10 @@ resource "aws_cognito_user_pool_client" "this" {
   allowed_oauth_flows_user_pool_client = true
   allowed_oauth_flows                  = ["code"]
   allowed_oauth_scopes                 = ["openid", "email", "profile"]
-  callback_urls                        = var.cognito_callback_urls
-  logout_urls                          = var.cognito_logout_urls
-  supported_identity_providers         = ["COGNITO"]
+  # The web console (GET /console on this API's stage) signs in here and comes back to itself.
+  callback_urls                = concat(var.cognito_callback_urls, [local.console_url])
+  logout_urls                  = concat(var.cognito_logout_urls, [local.console_url])
+  supported_identity_providers = ["COGNITO"]
 }
 
 resource "aws_cognito_user_pool_domain" "this" {

@@ -72,4 +72,7 @@ locals {
   scheduler_role_name = "${local.name}-scheduler-invoke"
 
   cognito_domain = var.cognito_domain_prefix != "" ? var.cognito_domain_prefix : "${local.name}-${local.account_id}"
+  # The hosted UI's origin, and the console's address (its Cognito callback and sign-out URL).
+  cognito_hosted_ui = "https://${aws_cognito_user_pool_domain.this.domain}.auth.${local.region}.amazoncognito.com"
+  console_url       = "${aws_api_gateway_stage.this.invoke_url}/console"
 }

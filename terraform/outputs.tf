@@ -23,6 +23,11 @@ output "user_pool_domain" {
   value       = try("https://${aws_cognito_user_pool_domain.this.domain}.auth.${local.region}.amazoncognito.com", "")
 }
 
+output "console_url" {
+  description = "The web console (sign in with Cognito or an API key)."
+  value       = try(local.console_url, "")
+}
+
 output "dashboard_url" {
   description = "The CloudWatch dashboard."
   value       = try("https://${local.region}.console.aws.amazon.com/cloudwatch/home?region=${local.region}#dashboards:name=${aws_cloudwatch_dashboard.this.dashboard_name}", "")

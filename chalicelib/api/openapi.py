@@ -66,6 +66,7 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("POST /keys", "admin", "createKey", "Create an API key", status=201, body=s.KeyCreate, result=s.KeyOut),
     _op("GET /keys", "admin", "listKeys", "List API keys", result=s.KeyOut, shape="items"),
     _op("DELETE /keys/{keyId}", "admin", "revokeKey", "Revoke an API key", shape="empty"),
+    _op("GET /me", "read", "whoAmI", "The calling token's tenant, scopes and plan limits", result=s.CallerOut),
     _op("POST /messages", "send", "createMessage", "Schedule a message", status=201, body=s.MessageCreate,
         result=s.MessageOut, headers=("Idempotency-Key",), errors=(409, 413)),
     _op("POST /messages/batch", "send", "createMessages", "Schedule 1-100 messages", body=s.MessageBatch,
@@ -136,7 +137,16 @@ _REQUEST_MODELS = (
     s.MessagePatch,
     s.Redrive,
 )
-_RESPONSE_MODELS = (s.TenantOut, s.KeyOut, s.AppOut, s.MessageOut, s.AttemptOut, s.UsageOut, s.ErrorResponse)
+_RESPONSE_MODELS = (
+    s.TenantOut,
+    s.KeyOut,
+    s.CallerOut,
+    s.AppOut,
+    s.MessageOut,
+    s.AttemptOut,
+    s.UsageOut,
+    s.ErrorResponse,
+)
 
 
 @functools.cache

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from chalice.app import Response
 
-from chalicelib.domain.model import ApiKey, App, Attempt, Message, Page, Tenant, UsageDay
+from chalicelib.domain.model import ApiKey, App, Attempt, Message, Page, Plan, Principal, Tenant, UsageDay
 from chalicelib.domain.times import format_ms, format_optional
 
 T = TypeVar("T")
@@ -43,6 +43,21 @@ def key(value: ApiKey, *, token: str | None = None) -> dict[str, Any]:
     if token is not None:
         out["key"] = token
     return out
+
+
+def caller(value: Principal, plan: Plan) -> dict[str, Any]:
+    """Who the token belongs to and what it may do: tenant, key, scopes, and the plan's limits."""
+    return {
+        "tenantId": value.tenant_id,
+        "keyId": value.key_id,
+        "scopes": sorted(scope.value for scope in value.scopes),
+        "plan": {
+            "name": value.plan or plan.name,
+            "ratePerSecond": plan.rate_per_s,
+            "burst": plan.burst,
+            "dailyQuota": plan.daily_quota,
+        },
+    }
 
 
 def app(value: App, *, with_secret: bool = False) -> dict[str, Any]:

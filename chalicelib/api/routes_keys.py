@@ -1,4 +1,4 @@
-"""API keys of the caller's tenant (`admin` scope)."""
+"""API keys of the caller's tenant (`admin` scope), and `GET /me`: what the calling token may do."""
 
 from __future__ import annotations
 
@@ -38,3 +38,11 @@ def revoke_key(call: Call, keyId: str) -> Response:
     """Revoke a key; it stops working at once."""
     accounts.revoke_key(call.ctx, call.principal, keyId)
     return present.response({})
+
+
+@bp.route("/me", methods=["GET"])
+@guard.secured(Scope.READ)
+def who_am_i(call: Call) -> Response:
+    """The caller's tenant, key id, scopes and plan limits (what the console shows and respects)."""
+    principal = call.principal
+    return present.response(present.caller(principal, call.ctx.settings.plan(principal.plan)))

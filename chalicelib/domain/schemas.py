@@ -197,6 +197,24 @@ class KeyOut(BaseModel):
     key: str | None = None
 
 
+class PlanOut(BaseModel):
+    """A plan's limits (null: no limit)."""
+
+    name: str
+    ratePerSecond: float | None
+    burst: int | None
+    dailyQuota: int | None
+
+
+class CallerOut(BaseModel):
+    """`GET /me`: the calling token's tenant, key (null for a Cognito user), scopes and plan."""
+
+    tenantId: str
+    keyId: str | None
+    scopes: list[ScopeName]
+    plan: PlanOut
+
+
 class RetryOut(BaseModel):
     """Retry defaults of an app, as returned (lenient: a future field must not break clients)."""
 

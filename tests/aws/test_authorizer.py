@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from chalicelib.adapters.aws.wiring import AwsRuntime
 from chalicelib.authorizer import ROUTE_AUTHORIZER, Authority, CognitoVerifier, Unauthorized
+from chalicelib.console.routes import ROUTES as CONSOLE_ROUTES
 from chalicelib.domain.schemas import KeyCreate
 from chalicelib.services import accounts
 from tests.aws import events, support
@@ -177,7 +178,7 @@ def test_secured_routes_need_the_authorizer_and_an_api_key_operator_routes_the_a
             kinds[kind].add((method, path))
             assert entry.authorizer is (None if kind == "public" else ROUTE_AUTHORIZER), (method, path)
             assert bool(entry.api_key_required) == (kind == "secured"), (method, path)
-    assert kinds["public"] == {("GET", "/health"), ("GET", "/openapi.json")}
+    assert kinds["public"] == {("GET", "/health"), ("GET", "/openapi.json")} | CONSOLE_ROUTES
     assert kinds["operator"] == {("GET", "/tenants"), ("POST", "/tenants")}
     assert ("POST", "/messages") in kinds["secured"]
 

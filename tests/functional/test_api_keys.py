@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.domain import ids
 from chalicelib.services.context import Context
-from tests.conftest import Api, Tenant
+from tests.conftest import Api, Tenant, make_tenant
 from tests.fakes import snapshot
 
 
@@ -61,3 +61,19 @@ def test_bad_keys_are_400_and_store_nothing(admin: Api, ctx: Context, body: dict
     response = admin.post("/keys", body)
     assert response.status_code == 400
     assert snapshot(ctx) == before
+
+
+def test_me_tells_the_tenant_scopes_and_plan_limits(api: Api, ctx: Context) -> None:
+    free = make_tenant(ctx, api, "free-tenant", plan="free")
+    me = api.as_(free.admin).get("/me")
+    assert me.status_code == 200
+    body = me.json_body
+    assert body["tenantId"] == free.id and body["scopes"] == ["admin"] and body["keyId"].startswith("key_")
+    assert body["plan"] == {"name": "free", "ratePerSecond": 10, "burst": 20, "dailyQuota": 1000}
+    reader = api.as_(free.key("read", "send")).get("/me").json_body
+    assert reader["scopes"] == ["read", "send"] and reader["keyId"] != body["keyId"]
+
+
+def test_me_needs_a_key_with_read(api: Api, tenant: Tenant) -> None:
+    assert api.get("/me").status_code == 401
+    assert api.as_(tenant.key("send")).get("/me").status_code == 403

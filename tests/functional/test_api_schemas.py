@@ -29,6 +29,7 @@ def test_every_operation_answers_in_its_documented_shape(api: Api, ctx: Context,
     key_id = admin.post("/keys", {"name": "k", "scopes": ["read"]}).json_body["id"]
     admin.get("/keys")
     admin.delete(f"/keys/{key_id}")
+    admin.get("/me")
     message = admin.post(
         "/messages", {"appId": app_id, "payload": {"a": 1}, "delaySeconds": 1, "notAfter": "2099-01-01T00:00:00Z"}
     ).json_body

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.console.routes import ROUTES as CONSOLE_ROUTES
 from tests.terraform.hcl import ROOT, blocks, one, stack, unwrap
 
 REQUIRED_RESPONSES = {
@@ -88,6 +89,7 @@ def generated_swagger() -> dict[str, Any]:
 
 def test_every_secured_route_requires_an_api_key_and_the_authorizer() -> None:
     public = {("/health", "get"), ("/openapi.json", "get")}
+    public |= {(path, method.lower()) for method, path in CONSOLE_ROUTES}  # the console signs in in the browser
     operator = {path for path in generated_swagger()["paths"] if path.startswith("/tenants")}
     for path, methods in generated_swagger()["paths"].items():
         for method, operation in methods.items():

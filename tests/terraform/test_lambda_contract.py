@@ -26,6 +26,7 @@ LAMBDA_MODULES = [
     "chalicelib/authorizer.py",
     "chalicelib/triggers.py",
     "chalicelib/bootstrap.py",
+    "chalicelib/console/config.py",
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "chalicelib/adapters/aws").glob("*.py")),
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "chalicelib/api").glob("*.py")),
 ]
