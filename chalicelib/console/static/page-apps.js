@@ -4,7 +4,7 @@
 import * as api from './api.js';
 import { forgetApps, loadApps } from './common.js';
 import {
-  busy, clear, confirmDialog, field, h, notify, secretPanel, timeEl,
+  busy, cardTable, clear, confirmDialog, field, h, notify, secretPanel, timeEl,
 } from './ui.js';
 
 export async function render(main, context) {
@@ -76,17 +76,14 @@ function createForm(secrets, refresh) {
 }
 
 function appTable(apps, admin, secrets, refresh) {
-  return h('table', {},
-    h('caption', { class: 'visually-hidden' }, 'Apps'),
-    h('thead', {}, h('tr', {}, ['Name', 'Endpoint', 'Headers', 'Attempts', 'Created', admin ? 'Actions' : null]
-      .filter(Boolean).map((t) => h('th', { scope: 'col' }, t)))),
-    h('tbody', {}, apps.map((a) => h('tr', { dataset: { id: a.id } },
-      h('td', {}, h('strong', {}, a.name), h('br'), h('span', { class: 'mono muted small' }, a.id)),
-      h('td', { class: 'mono break' }, a.url),
-      h('td', {}, Object.keys(a.headers).join(', ') || '—'),
-      h('td', { class: 'num' }, a.retry.maxAttempts),
-      h('td', {}, timeEl(a.createdAt)),
-      admin ? h('td', { class: 'row-actions' }, appActions(a, secrets, refresh)) : null))));
+  const columns = ['Name', 'Endpoint', 'Headers', 'Attempts', 'Created', ...(admin ? ['Actions'] : [])];
+  return cardTable('Apps', columns, apps.map((a) => h('tr', { dataset: { id: a.id } },
+    h('td', {}, h('strong', {}, a.name), h('br'), h('span', { class: 'mono muted small' }, a.id)),
+    h('td', { class: 'mono break' }, a.url),
+    h('td', {}, Object.keys(a.headers).join(', ') || '—'),
+    h('td', { class: 'num' }, a.retry.maxAttempts),
+    h('td', {}, timeEl(a.createdAt)),
+    admin ? h('td', { class: 'row-actions' }, appActions(a, secrets, refresh)) : null)));
 }
 
 function appActions(app, secrets, refresh) {

@@ -1,7 +1,7 @@
 // API keys (admin): list, create with scopes (the token is shown once), revoke.
 
 import * as api from './api.js';
-import { busy, clear, confirmDialog, field, h, notify, secretPanel, timeEl } from './ui.js';
+import { busy, cardTable, clear, confirmDialog, field, h, notify, secretPanel, timeEl } from './ui.js';
 
 const SCOPES = [
   ['read', 'read: apps (without secrets), messages, attempts, usage'],
@@ -50,10 +50,7 @@ function createForm(secrets, refresh) {
 function keyTable(keys, context, refresh) {
   if (!keys.length) return h('p', { class: 'empty' }, 'No keys.');
   const mine = context.app.me.keyId;
-  return h('table', {},
-    h('caption', { class: 'visually-hidden' }, 'API keys'),
-    h('thead', {}, h('tr', {}, ['Name', 'Id', 'Scopes', 'Created', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
-    h('tbody', {}, keys.map((k) => {
+  return cardTable('API keys', ['Name', 'Id', 'Scopes', 'Created', 'Actions'], keys.map((k) => {
       const out = h('div');
       const revoke = h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke ${k.name}` }, 'Revoke');
       revoke.addEventListener('click', async () => {
@@ -80,5 +77,5 @@ function keyTable(keys, context, refresh) {
         h('td', {}, k.scopes.map((s) => h('span', { class: 'scope' }, s))),
         h('td', {}, timeEl(k.createdAt)),
         h('td', {}, revoke, out));
-    })));
+  }));
 }

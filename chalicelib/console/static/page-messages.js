@@ -3,7 +3,7 @@
 import * as api from './api.js';
 import { appName, loadApps, poll } from './common.js';
 import {
-  browserZone, busy, clear, errorBox, field, formatLate, h, notify, select, statusBadge, timeEl, zonedPicker,
+  browserZone, busy, cardTable, clear, errorBox, field, formatLate, h, notify, select, statusBadge, timeEl, zonedPicker,
   zonedToUtc, zones,
 } from './ui.js';
 
@@ -99,17 +99,14 @@ export async function render(main, context) {
 
 function messageTable(items, apps, zone) {
   if (!items.length) return h('p', { class: 'empty' }, 'No messages match these filters.');
-  return h('table', {},
-    h('caption', { class: 'visually-hidden' }, 'Messages by send time'),
-    h('thead', {}, h('tr', {}, ['Message', 'App', 'Status', 'Send at', 'Lateness', 'Attempts']
-      .map((title) => h('th', { scope: 'col' }, title)))),
-    h('tbody', {}, items.map((m) => h('tr', { dataset: { id: m.id } },
+  return cardTable('Messages by send time', ['Message', 'App', 'Status', 'Send at', 'Lateness', 'Attempts'],
+    items.map((m) => h('tr', { dataset: { id: m.id } },
       h('td', {}, h('a', { href: `#/messages/${m.id}`, class: 'mono' }, m.id)),
       h('td', {}, appName(apps, m.appId)),
       h('td', {}, statusBadge(m.status)),
       h('td', {}, timeEl(m.sendAt, zone)),
       h('td', { class: 'num' }, formatLate(m.lateMs)),
-      h('td', { class: 'num' }, `${m.attempts}/${m.maxAttempts}`)))));
+      h('td', { class: 'num' }, `${m.attempts}/${m.maxAttempts}`))));
 }
 
 function scheduleForm(apps, context) {

@@ -2,7 +2,7 @@
 
 import * as api from './api.js';
 import { appName, loadApps } from './common.js';
-import { clear, errorBox, field, h, select, timeEl } from './ui.js';
+import { cardTable, clear, errorBox, field, h, labelCells, select, timeEl } from './ui.js';
 
 const KEEP = 200;
 
@@ -11,16 +11,15 @@ export async function render(main) {
   const appFilter = select([['', 'All apps'], ...apps.map((a) => [a.id, a.name])], '');
   const pause = h('button', { type: 'button', 'aria-pressed': 'false' }, 'Pause');
   const count = h('span', { class: 'muted', 'aria-live': 'polite' });
-  const rows = h('tbody');
+  const table = cardTable('Attempts, newest first', ['Started', 'Message', 'App', 'Attempt', 'Outcome', 'Duration'],
+    [], { class: 'tail' });
+  const rows = table.querySelector('tbody');
   const errors = h('div');
   main.append(h('h1', {}, 'Live tail'),
     h('p', { class: 'muted' }, 'Attempts appear here as they are recorded, from the moment this page opened.'),
     h('div', { class: 'filters' }, field('App', appFilter), h('div', { class: 'actions' }, pause, count)),
     errors,
-    h('div', { class: 'scroll' }, h('table', { class: 'tail' },
-      h('caption', { class: 'visually-hidden' }, 'Attempts, newest first'),
-      h('thead', {}, h('tr', {}, ['Started', 'Message', 'App', 'Attempt', 'Outcome', 'Duration']
-        .map((t) => h('th', { scope: 'col' }, t)))), rows)));
+    h('div', { class: 'scroll' }, table));
 
   let stopped = false;
   let paused = false;
@@ -38,6 +37,7 @@ export async function render(main) {
         if (cursor === null) await start();
         const page = await api.get('/attempts', { after: cursor, limit: 100, appId: appFilter.value || undefined });
         for (const attempt of page.items) rows.prepend(row(attempt, apps));
+        if (page.items.length) labelCells(table);
         while (rows.children.length > KEEP) rows.lastElementChild.remove();
         seen += page.items.length;
         count.textContent = `${seen} attempt(s) seen`;

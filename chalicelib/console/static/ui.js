@@ -48,6 +48,25 @@ export function field(labelText, control, hint) {
   return h('div', { class: 'field' }, parts);
 }
 
+// A table that turns into one card per row on narrow screens: each cell is labelled by its column.
+export function cardTable(caption, columns, rows, attrs = {}) {
+  const table = h('table', { ...attrs, class: `cards ${attrs.class || ''}`.trim() },
+    h('caption', { class: 'visually-hidden' }, caption),
+    h('thead', {}, h('tr', {}, columns.map((title) => h('th', { scope: 'col' }, title)))),
+    h('tbody', {}, rows));
+  labelCells(table);
+  return table;
+}
+
+export function labelCells(table) {
+  const titles = [...table.querySelectorAll('thead th')].map((th) => th.textContent);
+  for (const tr of table.querySelectorAll('tbody tr')) {
+    [...tr.children].forEach((cell, i) => {
+      cell.dataset.label = titles[i] || '';
+    });
+  }
+}
+
 export function select(options, value, attrs = {}) {
   return h('select', attrs, options.map(([v, text]) => h('option', { value: v, selected: v === value }, text)));
 }
