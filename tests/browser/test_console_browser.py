@@ -272,3 +272,75 @@ def test_usable_at_360_pixels_and_by_keyboard(console: Console, api: httpx.Clien
     console.driver.switch_to.active_element.send_keys("\n")
     console.wait_for(".facts .badge.cancelled")
     assert message_status(api, message["id"]) == "cancelled"
+
+
+def test_edit_rotate_and_delete_an_app_with_its_consequences(
+    console: Console, api: httpx.Client, receiver: Receiver
+) -> None:
+    app = make_app(api, receiver.url("/ok"), name="to-delete")
+    pending = [make_message(api, app["id"], delaySeconds=3600) for _ in range(2)]
+    console.sign_in(ADMIN_KEY)
+    console.open("#/apps")
+    row = console.wait_for(f"tr[data-id='{app['id']}']")
+    row.find_element(By.XPATH, ".//button[normalize-space()='Edit']").click()
+    name = console.field("Name", within="dialog")
+    name.clear()
+    name.send_keys("renamed")
+    console.button("Save", within="dialog").click()
+    console.wait_for(f"tr[data-id='{app['id']}']", "renamed")
+    assert api.get(f"/apps/{app['id']}").json()["name"] == "renamed"
+
+    console.wait_for(f"tr[data-id='{app['id']}']").find_element(
+        By.XPATH, ".//button[normalize-space()='Rotate secret']"
+    ).click()
+    assert "24 hours" in console.wait_for("dialog").text
+    console.button("Rotate secret", within="dialog").click()
+    secret = console.wait_for(".secret-panel input.secret").get_attribute("value")
+    assert secret and secret.startswith("whsec_")
+
+    console.wait_for(f"tr[data-id='{app['id']}']").find_element(
+        By.XPATH, ".//button[normalize-space()='Delete']"
+    ).click()
+    dialog = console.wait_for("dialog", "Delete renamed?")
+    assert "Its 2 scheduled message(s) are cancelled" in dialog.text and "cannot be undone" in dialog.text
+    console.button("Delete app", within="dialog").click()
+    console.wait_gone(f"tr[data-id='{app['id']}']")
+    assert api.get(f"/apps/{app['id']}").status_code == 404
+    for message in pending:
+        assert api.get(f"/messages/{message['id']}").json()["failureReason"] == "app_deleted"
+
+
+def test_cognito_sign_in_redirects_with_pkce_and_checks_the_state(
+    console: Console, tmp_path: Any, receiver: Receiver
+) -> None:
+    """On AWS the page offers the hosted UI: authorization code + PKCE (S256), state checked on return."""
+    import base64
+    import hashlib
+    from urllib.parse import parse_qs, urlsplit
+
+    domain = "https://tenants.auth.invalid"
+    env = {"SCHEDULER_CONSOLE_COGNITO_DOMAIN": domain, "SCHEDULER_CONSOLE_COGNITO_CLIENT_ID": "client-123"}
+    aws_like = ServerProcess(tmp_path / "data", env).start()
+    try:
+        console.driver.get(f"{aws_like.url}/console")
+        console.button("Sign in with Cognito").click()
+        console.until(lambda: console.driver.current_url.startswith(domain), what="the hosted UI")
+        sent = urlsplit(console.driver.current_url)
+        query = {name: values[0] for name, values in parse_qs(sent.query).items()}
+        assert sent.path == "/oauth2/authorize"
+        assert query["response_type"] == "code" and query["client_id"] == "client-123"
+        assert query["redirect_uri"] == f"{aws_like.url}/console" and query["code_challenge_method"] == "S256"
+        assert query["scope"] == "openid email profile"
+
+        console.driver.get(f"{aws_like.url}/console")  # back in the tab: the verifier is still in its storage
+        pending = console.driver.execute_script("return JSON.parse(sessionStorage.getItem('scheduler.console.pkce'))")
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(pending["verifier"].encode()).digest()).rstrip(b"=")
+        assert query["code_challenge"] == challenge.decode() and query["state"] == pending["state"]
+
+        console.driver.get(f"{aws_like.url}/console?code=abc&state=forged")
+        alert = console.wait_for("#status .notice.error", "did not match this tab")
+        assert "abc" not in console.driver.current_url, "the code leaves the address bar"
+        assert alert.is_displayed()
+        console.wait_for("input[name=api-key]")  # still signed out
+    finally:
+        aws_like.kill()
