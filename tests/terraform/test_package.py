@@ -34,6 +34,7 @@ def _newest_source() -> float:
         ROOT / "requirements.txt",
         ROOT / ".chalice/config.json",
         *ROOT.glob("chalicelib/**/*.py"),
+        *ROOT.glob("chalicelib/console/*/*"),  # the web console's page, scripts and styles
     ]
     return max(path.stat().st_mtime for path in sources if path.exists())
 
@@ -70,6 +71,9 @@ def test_the_zip_holds_the_app_and_linux_wheels(package: Path) -> None:
         names = set(archive.namelist())
     assert {"app.py", "chalicelib/__init__.py", "chalicelib/triggers.py", "chalicelib/authorizer.py"} <= names
     assert any(n.startswith("chalicelib/adapters/aws/") for n in names)
+    # the API function serves the web console: its template and every static file
+    console = ROOT / "chalicelib/console"
+    assert {str(p.relative_to(ROOT)) for d in ("static", "templates") for p in (console / d).iterdir()} <= names
     assert not any(n.startswith(("tests/", "bench/", ".venv", "terraform/")) for n in names)
     # only what Lambda runs: no client, CLI, local server or local engine, nor their libraries
     local_only = ("scheduler_local/", "scheduler_client/", "scheduler_cli/", "client/", "waitress/", "httpx/")
