@@ -40,6 +40,7 @@ export async function render(main, context) {
   const cursors = [null]; // cursors[i]: the cursor of page i
   let pageIndex = 0;
   let nextCursor = null;
+  let lastShown = null;
 
   const currentQuery = () => {
     const zone = filters.zone.value;
@@ -60,10 +61,14 @@ export async function render(main, context) {
   const load = async () => {
     try {
       const page = await api.get('/messages', currentQuery());
-      nextCursor = page.nextCursor;
       clear(errors);
-      clear(table, messageTable(page.items, apps, filters.zone.value));
-      renderPager();
+      const shown = JSON.stringify([page, filters.zone.value, pageIndex]);
+      if (shown !== lastShown) { // unchanged pages are left alone, so focus and selection stay put
+        lastShown = shown;
+        nextCursor = page.nextCursor;
+        clear(table, messageTable(page.items, apps, filters.zone.value));
+        renderPager();
+      }
       updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
     } catch (err) {
       clear(errors, errorBox(err));
