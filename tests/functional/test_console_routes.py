@@ -124,3 +124,27 @@ def test_the_console_routes_are_public_and_not_in_the_openapi_document(client: C
         assert entry.view_function.auth_kind == "public" and entry.authorizer is None
     document = json.loads(client.http.get("/openapi.json").body)
     assert not [path for path in document["paths"] if path.startswith("/console")]
+
+
+def test_through_api_gateway_the_page_names_its_assets_under_the_stage() -> None:
+    """The Lambda handler with the proxy event API Gateway sends for `GET /api/console` (stage `api`)."""
+    from app import app
+
+    event = {
+        "resource": "/console",
+        "path": "/console",
+        "httpMethod": "GET",
+        "headers": {"Host": "abc123.execute-api.eu-west-1.amazonaws.com"},
+        "multiValueHeaders": {"Host": ["abc123.execute-api.eu-west-1.amazonaws.com"]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {"resourcePath": "/console", "httpMethod": "GET", "path": "/api/console", "stage": "api"},
+        "body": None,
+        "isBase64Encoded": False,
+    }
+    answer = app(event, None)
+    assert answer["statusCode"] == 200 and not answer.get("isBase64Encoded")
+    version = assets.bundle().version
+    assert f'src="/api/console/assets/{version}/main.js"' in answer["body"]

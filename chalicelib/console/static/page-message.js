@@ -28,6 +28,7 @@ export async function render(main, context) {
     h('label', { class: 'inline' }, live, ' Live refresh'),
   );
   if (context.can('send')) main.append(actions, out);
+  else main.append(h('p', { class: 'muted' }, 'This key has no send scope: it can look at messages, not change them.'));
   main.append(h('h2', {}, 'Payload'), payload, h('h2', {}, 'Attempts'), timeline);
 
   const load = async () => {
