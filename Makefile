@@ -1,13 +1,13 @@
-# The two commands of the README: `make run` and `make test`; both set up .venv themselves.
+# The commands of the README: `make run`, `make run-aws` and `make test`; all set up .venv themselves.
 PYTHON ?= python3
 VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 8000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SOURCES := chalicelib scheduler_local client/scheduler_client client/scheduler_cli app.py
+SOURCES := chalicelib scheduler_local awslocal client/scheduler_client client/scheduler_cli app.py
 
-.PHONY: run test lint typecheck unit bench clean package checkov browser-deps screenshots
+.PHONY: run run-aws test lint typecheck unit bench clean package checkov browser-deps screenshots
 
 # Two distributions: the server (this folder: chalicelib, scheduler_local, app) and the client + CLI (client/).
 $(STAMP): pyproject.toml client/pyproject.toml constraints.txt
@@ -19,6 +19,11 @@ $(STAMP): pyproject.toml client/pyproject.toml constraints.txt
 
 run: $(STAMP)
 	$(BIN)/scheduler serve --host $(HOST) --port $(PORT)
+
+# The AWS code path on this machine (awslocal/): moto server, the stack from terraform/, one process
+# per Lambda function, API Gateway, EventBridge Scheduler and SQS drivers. Same variables as `run`.
+run-aws: $(STAMP)
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/python -m awslocal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -155,7 +155,8 @@ def test_two_tenants_hammering_concurrently_never_see_each_other(server: ServerP
         client.close()
 
 
-def test_sigkill_during_deliveries_loses_nothing(server: ServerProcess, receiver: Receiver) -> None:
+def test_sigkill_during_deliveries_loses_nothing(local_server: ServerProcess, receiver: Receiver) -> None:
+    server = local_server
     with server.client() as client:
         slow = create_app(client, receiver.url("/slow/200"))
         acknowledged = []
@@ -178,7 +179,8 @@ def test_sigkill_during_deliveries_loses_nothing(server: ServerProcess, receiver
     assert received == set(acknowledged)
 
 
-def test_a_second_server_on_the_same_data_dir_exits_with_a_clear_message(server: ServerProcess) -> None:
+def test_a_second_server_on_the_same_data_dir_exits_with_a_clear_message(local_server: ServerProcess) -> None:
+    server = local_server
     result = subprocess.run(
         [sys.executable, "-m", "scheduler_cli.main", "serve", "--port", "0"],
         cwd=ROOT,

@@ -19,27 +19,36 @@ ADMIN_KEY = "sk_e2e_admin_key_0123456789abcdef"
 _LISTENING = re.compile(r"listening on (http://[\d.]+:\d+)")
 
 
-class ServerProcess:
-    """One server process on `data_dir`; `start()` returns once it listens."""
+SERVE_LOCAL = ["-m", "scheduler_cli.main", "serve", "--host", "127.0.0.1", "--port", "0"]
+# `make run-aws`: the same HTTP API through the AWS code path (awslocal/), on a free port.
+SERVE_AWS = ["-m", "awslocal"]
 
-    def __init__(self, data_dir: Path, env: Mapping[str, str] | None = None) -> None:
+
+class ServerProcess:
+    """One server process on `data_dir`; `start()` returns once it listens. `command` picks the target:
+    `SERVE_LOCAL` (`make run`) or `SERVE_AWS` (`make run-aws`)."""
+
+    def __init__(self, data_dir: Path, env: Mapping[str, str] | None = None, command: list[str] | None = None) -> None:
+        self.command = command or SERVE_LOCAL
         self.data_dir = data_dir
         self.env = {
             **os.environ,
             "SCHEDULER_DATA_DIR": str(data_dir),
             "SCHEDULER_ADMIN_KEY": ADMIN_KEY,
             "PYTHONUNBUFFERED": "1",
+            "HOST": "127.0.0.1",
+            "PORT": "0",
             **(env or {}),
         }
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.output: list[str] = []
 
-    def start(self, timeout_s: float = 30.0) -> ServerProcess:
+    def start(self, timeout_s: float = 60.0) -> ServerProcess:
         """Start the process and wait for its `listening on` line."""
         self.output = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "scheduler_cli.main", "serve", "--host", "127.0.0.1", "--port", "0"],
+            [sys.executable, *self.command],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.PIPE,
@@ -66,6 +75,15 @@ class ServerProcess:
         """A keep-alive client for this server, authenticated with `token`."""
         headers = {"authorization": f"Bearer {token}"}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30.0, trust_env=False, **kwargs)  # type: ignore[arg-type]
+
+    def stop_quietly(self) -> None:
+        """SIGTERM (the AWS harness stops its children), SIGKILL if it does not exit."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
 
     def kill(self) -> None:
         """SIGKILL: a crash, with no chance to clean up."""

@@ -1,0 +1,5 @@
+"""`python -m awslocal`: see `awslocal.run`."""
+
+from awslocal.run import main
+
+raise SystemExit(main())

@@ -1,0 +1,186 @@
+"""The Lambda service of the harness: one worker process per function, and the two ways AWS invokes.
+
+- `LambdaFunction.invoke(event)`: a synchronous invocation (API Gateway, the event source mapping),
+  bounded by the function's timeout; a function error comes back as `Invocation.error`.
+- `AsyncInvoker.submit(function, event)`: an asynchronous invocation (EventBridge Scheduler, rules):
+  on a function error Lambda retries twice, one and then two minutes later, then sends the event to
+  the function's dead-letter queue (`dead_letter_config`), as AWS documents for async invocations.
+
+Each worker gets exactly the environment Terraform gives the function, plus what the Lambda runtime
+sets (`AWS_REGION`, `AWS_LAMBDA_FUNCTION_NAME`, ...), the moto endpoint and fake credentials, and
+the harness's `extra` variables (printed at start-up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from awslocal.deployment import Function
+from awslocal.processes import Child, base_env, python
+from awslocal.worker import INVOKE_PATH
+
+log = logging.getLogger("awslocal.lambda")
+
+ASYNC_RETRY_DELAYS_S = (60, 120)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What one invocation returned."""
+
+    payload: Any
+    error: str | None = None  # errorType
+    message: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """Whether the function errored (or timed out)."""
+        return self.error is not None
+
+
+def runtime_env(function: Function, *, region: str, endpoint: str) -> dict[str, str]:
+    """What the Lambda runtime adds to the function's own environment, pointed at moto."""
+    return {
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": "awslocal",
+        "AWS_SECRET_ACCESS_KEY": "awslocal",
+        "AWS_SESSION_TOKEN": "awslocal",
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_LAMBDA_FUNCTION_NAME": function.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+        "_HANDLER": function.handler,
+        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon on this machine
+    }
+
+
+class LambdaFunction:
+    """A function's worker process and a keep-alive connection pool to it."""
+
+    def __init__(self, function: Function, env: Mapping[str, str], *, show_metrics: bool = False) -> None:
+        self.function = function
+        argv = python(
+            "awslocal.worker",
+            "--handler",
+            function.handler,
+            "--name",
+            function.name,
+            "--arn",
+            function.arn,
+            "--memory",
+            str(function.memory_mb),
+            "--timeout",
+            str(function.timeout_s),
+        )
+        child_env = base_env({**function.environment, **env})
+        self._child = Child(function.key, argv, child_env, ready=r"lambda ready on", show_metrics=show_metrics)
+        self._session: aiohttp.ClientSession | None = None
+        limit = function.reserved_concurrency
+        self._slots = asyncio.Semaphore(limit) if limit else None
+
+    def start(self) -> None:
+        """Start the worker (the import is the cold start)."""
+        self._child.start()
+
+    async def open(self) -> None:
+        """Open the connection pool (inside the event loop)."""
+        self._session = aiohttp.ClientSession(
+            self._child.url, connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=None)
+        )
+
+    async def invoke(self, event: Any) -> Invocation:
+        """One synchronous invocation."""
+        if self._slots is None:
+            return await self._invoke(event)
+        async with self._slots:
+            return await self._invoke(event)
+
+    async def _invoke(self, event: Any) -> Invocation:
+        assert self._session is not None, "open() first"
+        headers = {"X-Amz-Request-Id": str(uuid.uuid4())}
+        try:
+            async with asyncio.timeout(self.function.timeout_s):
+                async with self._session.post(INVOKE_PATH, data=json.dumps(event), headers=headers) as response:
+                    payload = await response.json(content_type=None)
+                    error = response.headers.get("X-Amz-Function-Error")
+        except TimeoutError:
+            return Invocation(None, "Sandbox.Timedout", f"Task timed out after {self.function.timeout_s}.00 seconds")
+        except aiohttp.ClientError as exc:
+            return Invocation(None, "ServiceException", f"the {self.function.key} worker is unreachable: {exc}")
+        if error:
+            return Invocation(payload, str(payload.get("errorType", "Error")), str(payload.get("errorMessage", "")))
+        return Invocation(payload)
+
+    async def close(self) -> None:
+        """Close the pool."""
+        if self._session is not None:
+            await self._session.close()
+
+    def stop(self) -> None:
+        """Stop the worker process."""
+        self._child.stop()
+
+
+class AsyncInvoker:
+    """Lambda's asynchronous invocation queue: retries and the function's dead-letter queue."""
+
+    def __init__(self, sqs: Any, queues: Mapping[str, str]) -> None:
+        self._sqs = sqs
+        self._queues = queues  # queue ARN -> URL
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, function: LambdaFunction, event: Any, *, source: str) -> None:
+        """Queue one asynchronous invocation (returns at once, like `InvocationType=Event`)."""
+        task = asyncio.create_task(self._run(function, event, source))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, function: LambdaFunction, event: Any, source: str) -> None:
+        request_id = str(uuid.uuid4())
+        result = await function.invoke(event)
+        for delay in ASYNC_RETRY_DELAYS_S:
+            if not result.failed:
+                return
+            log.warning(
+                "%s failed on an event from %s (%s: %s); Lambda retries in %d s",
+                function.function.key,
+                source,
+                result.error,
+                result.message,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            result = await function.invoke(event)
+        if result.failed:
+            await self._dead_letter(function.function, event, result, request_id)
+
+    async def _dead_letter(self, function: Function, event: Any, result: Invocation, request_id: str) -> None:
+        url = self._queues.get(function.dead_letter_arn or "")
+        if url is None:
+            log.error("%s dropped an event after 3 attempts (no dead-letter queue): %s", function.key, result.message)
+            return
+        attributes = {
+            "RequestID": {"DataType": "String", "StringValue": request_id},
+            "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+            "ErrorMessage": {"DataType": "String", "StringValue": (result.message or str(result.error))[:1000]},
+        }
+        await asyncio.to_thread(
+            self._sqs.send_message, QueueUrl=url, MessageBody=json.dumps(event), MessageAttributes=attributes
+        )
+        log.error("%s: event sent to its dead-letter queue after 3 attempts: %s", function.key, result.message)
+
+    async def drain(self) -> None:
+        """Cancel what is still queued (at shutdown)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
