@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOURCES := chalicelib scheduler_local awslocal client/scheduler_client client/scheduler_cli app.py
 
-.PHONY: run run-aws test lint typecheck unit bench clean package checkov browser-deps screenshots
+.PHONY: run run-aws test lint typecheck unit bench clean package checkov browser-deps screenshots provider-schema
 
 # Two distributions: the server (this folder: chalicelib, scheduler_local, app) and the client + CLI (client/).
 $(STAMP): pyproject.toml client/pyproject.toml constraints.txt
@@ -46,13 +46,13 @@ browser-deps:
 screenshots: $(STAMP) browser-deps
 	CONSOLE_SCREENSHOTS=docs/console $(BIN)/pytest -q tests/browser
 
-test: lint typecheck unit checkov
+test: lint typecheck provider-schema unit checkov
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
 
 clean:
-	rm -rf $(VENV) $(TOOLS_VENV) build .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS_VENV) build .cache .mypy_cache .ruff_cache
 
 # ---- AWS: the Lambda package and the Terraform checks (docs/deploy-aws.md) ---------------------
 TOOLS_VENV ?= .venv-tools
@@ -79,3 +79,25 @@ $(TOOLS_STAMP): tools-constraints.txt
 
 checkov: $(TOOLS_STAMP)
 	LOG_LEVEL=ERROR $(TOOLS_VENV)/bin/checkov --directory terraform --framework terraform --skip-download --compact --quiet
+
+# The AWS provider's schema for tests/terraform/test_provider_schema.py (no terraform binary here):
+# @cdktf/provider-aws is generated from one provider release's schema (21.22.1 <- hashicorp/aws 6.25.0,
+# within versions.tf's ~> 6.0). npm fetches it (pinned by version and sha512; ~37 MB), and
+# tests/terraform/provider_schema.py boils its jsii assembly down to .cache/provider-aws/schema.json.
+PROVIDER_PACKAGE := @cdktf/provider-aws@21.22.1
+PROVIDER_TARBALL := cdktf-provider-aws-21.22.1.tgz
+PROVIDER_SHA512 := BuSHeaQFUL9l33pBzIMRT7cTQ69AM2mLtijjteCPhVQRmvuhuj9Lvfymf7knAMhYqAT6+Lrls9jiGVW/Us3zrQ==
+SCHEMA_DIR := .cache/provider-aws
+SCHEMA := $(SCHEMA_DIR)/schema.json
+
+provider-schema: $(SCHEMA)
+
+$(SCHEMA): tests/terraform/provider_schema.py | $(STAMP)
+	@command -v npm >/dev/null || { echo "npm is needed to fetch $(PROVIDER_PACKAGE) (apt-get install npm)"; exit 1; }
+	rm -rf $(SCHEMA_DIR) && mkdir -p $(SCHEMA_DIR)
+	cd $(SCHEMA_DIR) && npm pack --silent $(PROVIDER_PACKAGE) >/dev/null
+	test "$$(openssl dgst -sha512 -binary $(SCHEMA_DIR)/$(PROVIDER_TARBALL) | base64 -w0)" = "$(PROVIDER_SHA512)"
+	tar -xzf $(SCHEMA_DIR)/$(PROVIDER_TARBALL) -C $(SCHEMA_DIR) package/.jsii package/package.json
+	$(BIN)/python -m tests.terraform.provider_schema derive $(SCHEMA_DIR)/package $(SCHEMA).tmp
+	rm -rf $(SCHEMA_DIR)/package $(SCHEMA_DIR)/$(PROVIDER_TARBALL)
+	mv $(SCHEMA).tmp $(SCHEMA)

@@ -61,6 +61,7 @@ def runtime_env(function: Function, *, region: str, endpoint: str) -> dict[str, 
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
         "_HANDLER": function.handler,
         "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon on this machine
+        "AWS_SDK_UA_APP_ID": function.key,  # names the function in moto's call counts
     }
 
 

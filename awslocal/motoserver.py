@@ -3,8 +3,9 @@
 `python -m awslocal.motoserver --host 127.0.0.1 --port N` serves moto's own WSGI application (what
 `moto_server` runs) behind a middleware that counts each request by caller, service and action:
 the caller is `harness` when the User-Agent carries `HARNESS_AGENT` (the drivers standing in for AWS
-itself: Scheduler, the event source mapping, API Gateway's key lookups) and `lambda` otherwise (what
-the functions call, i.e. what a deployment pays for). `GET /_awslocal/calls` returns the counts,
+itself: Scheduler, the event source mapping, API Gateway's key lookups) and `lambda:<function>`
+otherwise (what the functions call, i.e. what a deployment pays for; boto3 puts the function's
+`AWS_SDK_UA_APP_ID` in the User-Agent). `GET /_awslocal/calls` returns the counts,
 `POST /_awslocal/calls/reset` clears them.
 
 One change to moto's behaviour: a long poll (`ReceiveMessage` with `WaitTimeSeconds`) rechecks the
@@ -27,6 +28,7 @@ from typing import Any
 HARNESS_AGENT = "awslocal-harness"
 CALLS_PATH = "/_awslocal/calls"
 RECHECK_S = 0.05
+_APP_ID = re.compile(r"\bapp/(\S+)")
 _SERVICE = re.compile(r"Credential=[^/]+/\d+/[^/]+/([^/]+)/")
 
 Environ = dict[str, Any]
@@ -60,8 +62,10 @@ class CallCounter:
 
 
 def describe(environ: Environ) -> tuple[str, str, str]:
-    """(caller, service, action) of one request."""
-    caller = "harness" if HARNESS_AGENT in environ.get("HTTP_USER_AGENT", "") else "lambda"
+    """(caller, service, action) of one request; a function's caller is `lambda:<function>`."""
+    agent = environ.get("HTTP_USER_AGENT", "")
+    app = _APP_ID.search(agent)
+    caller = "harness" if HARNESS_AGENT in agent else f"lambda:{app.group(1)}" if app else "lambda"
     match = _SERVICE.search(environ.get("HTTP_AUTHORIZATION", ""))
     service = match.group(1) if match else "?"
     target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -95,8 +99,11 @@ def main() -> None:
 
     _recheck_long_polls_often()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access line per AWS call
+    class Handler(MotoRequestHandler):
+        disable_nagle_algorithm = True  # werkzeug writes headers and body apart: no delayed-ACK stalls
+
     app = CallCounter(DomainDispatcherApplication(create_backend_app))
-    server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=Handler)
     print(f"moto listening on http://{args.host}:{server.server_port}", flush=True)
     server.serve_forever()
 

@@ -204,6 +204,8 @@ class Harness:
             log.info("stopping")
             for task in self._tasks:
                 task.cancel()
+            # Children first: a long poll blocked on moto ends when moto does, so no thread lingers.
+            await asyncio.to_thread(self.stop_processes)
             await asyncio.gather(*self._tasks, return_exceptions=True)
             await invoker.drain()
             await self._runner.cleanup()
@@ -211,7 +213,7 @@ class Harness:
                 await function.close()
 
     def stop_processes(self) -> None:
-        """Every child, functions first."""
+        """Every child, functions first (idempotent)."""
         for function in self.functions.values():
             function.stop()
         if self.moto is not None:
