@@ -190,7 +190,7 @@ class Gateway:
 
     # ---- the proxy integration -----------------------------------------------------------------
 
-    def _event(
+    def _event(  # noqa: PLR0917 - one request's parts, in the order the front learns them
         self,
         request: web.Request,
         route: Route,

@@ -1,20 +1,18 @@
 """API Gateway's view of API keys: which usage plan an enabled key is on (read from moto, cached).
 
 Keys are made by the functions (the tenant provisioning calls `CreateApiKey` and `CreateUsagePlanKey`);
-the gateway looks a key value up once and keeps the answer, and re-reads moto at most once a second
-for a value it does not know yet (AWS itself takes up to a minute to honour a new key).
+the gateway looks a key value up once and keeps the answer, and re-reads moto for a value it does not
+know yet. Only values the authorizer returned get here, so a miss is a key made moments ago. (AWS
+takes up to a minute to honour a new key; honouring it at once keeps the same contract as `make run`.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from awslocal.deployment import UsagePlan
-
-REFRESH_S = 1.0
 
 
 class ApiKeys:
@@ -24,7 +22,6 @@ class ApiKeys:
         self._client = apigateway
         self._plans = {plan.id: plan for plan in plans.values()}
         self._known: dict[str, tuple[str, UsagePlan]] = {}
-        self._read_at = 0.0
         self._lock = asyncio.Lock()
 
     async def find(self, value: str) -> tuple[str, UsagePlan] | None:
@@ -32,9 +29,8 @@ class ApiKeys:
         if value in self._known:
             return self._known[value]
         async with self._lock:
-            if value not in self._known and time.monotonic() - self._read_at >= REFRESH_S:
+            if value not in self._known:
                 self._known = await asyncio.to_thread(self._read)
-                self._read_at = time.monotonic()
         return self._known.get(value)
 
     def _read(self) -> dict[str, tuple[str, UsagePlan]]:

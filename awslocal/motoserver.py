@@ -8,9 +8,14 @@ otherwise (what the functions call, i.e. what a deployment pays for; boto3 puts 
 `AWS_SDK_UA_APP_ID` in the User-Agent). `GET /_awslocal/calls` returns the counts,
 `POST /_awslocal/calls/reset` clears them.
 
-One change to moto's behaviour: a long poll (`ReceiveMessage` with `WaitTimeSeconds`) rechecks the
-queue every `RECHECK_S` instead of once a second, because a delayed message becoming visible wakes no
-waiter in moto; SQS itself answers a long poll as soon as a message is available.
+Three changes to how moto runs, none to what it answers:
+- DynamoDB requests are served one at a time: moto's table model is not thread-safe (concurrent
+  transactions fail with `dictionary changed size during iteration`), while DynamoDB is.
+- `TransactWriteItems` backs up only the items it touches instead of deep-copying every table it
+  names (O(table size) per transaction), restoring them when the transaction is cancelled.
+- A long poll (`ReceiveMessage` with `WaitTimeSeconds`) rechecks the queue every `RECHECK_S` instead of
+  once a second: a delayed message becoming visible wakes no waiter in moto, while SQS answers a long
+  poll as soon as a message is available.
 """
 
 from __future__ import annotations
@@ -42,14 +47,18 @@ class CallCounter:
         self._app = app
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._dynamodb = threading.Lock()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(CALLS_PATH):
             return self._answer(environ, start_response, reset=path.endswith("/reset"))
-        key = " ".join(describe(environ))
+        caller, service, action = describe(environ)
         with self._lock:
-            self._counts[key] += 1
+            self._counts[f"{caller} {service} {action}"] += 1
+        if service == "dynamodb":
+            with self._dynamodb:
+                return list(self._app(environ, start_response))
         return self._app(environ, start_response)
 
     def _answer(self, environ: Environ, start_response: StartResponse, *, reset: bool) -> Iterable[bytes]:
@@ -88,6 +97,54 @@ def _recheck_long_polls_often() -> None:
     Queue.wait_for_messages = wait_for_messages  # type: ignore[method-assign]
 
 
+def _back_up_only_touched_items() -> None:
+    import copy
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    class _NoTableCopies:
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    models.copy = _NoTableCopies  # type: ignore[assignment]
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        before = [entry for entry in (_touched(self, item) for item in transact_items) if entry is not None]
+        try:
+            original(self, transact_items)
+        except Exception:
+            for table_name, key, attributes in reversed(before):
+                if attributes is None:
+                    self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, attributes)
+            raise
+
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _touched(backend: Any, entry: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any] | None] | None:
+    """(table, key, the item's attributes before) of one transaction entry."""
+    import copy
+
+    _, op = next(iter(entry.items()))
+    table = backend.tables.get(op.get("TableName"))
+    if table is None:
+        return None
+    key = op.get("Key")
+    if key is None and "Item" in op:
+        names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+        key = {name: op["Item"][name] for name in names if name in op["Item"]}
+    try:
+        item = backend.get_item(op["TableName"], key)
+    except Exception:  # an invalid key: moto's own validation answers it
+        return None
+    return op["TableName"], key, None if item is None else copy.deepcopy(item.to_json()["Attributes"])
+
+
 def main() -> None:
     """Serve moto on HOST:PORT until killed."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -98,7 +155,9 @@ def main() -> None:
     from werkzeug.serving import make_server
 
     _recheck_long_polls_often()
+    _back_up_only_touched_items()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access line per AWS call
+
     class Handler(MotoRequestHandler):
         disable_nagle_algorithm = True  # werkzeug writes headers and body apart: no delayed-ACK stalls
 

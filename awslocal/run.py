@@ -36,7 +36,7 @@ from awslocal.gateway import Gateway
 from awslocal.keys import ApiKeys
 from awslocal.lambdas import AsyncInvoker, LambdaFunction, runtime_env
 from awslocal.motoserver import HARNESS_AGENT
-from awslocal.processes import Child, base_env, python
+from awslocal.processes import ROOT, Child, base_env, python
 from awslocal.provision import MotoProvider
 from awslocal.scheduler import RuleDriver, SchedulerDriver
 from awslocal.terraform import Module
@@ -88,7 +88,9 @@ def session(endpoint: str) -> Any:
     class _Session:
         def __init__(self) -> None:
             self._session = boto3.session.Session(
-                region_name=REGION, aws_access_key_id="awslocal", aws_secret_access_key="awslocal"
+                region_name=REGION,
+                aws_access_key_id="awslocal",
+                aws_secret_access_key="awslocal",  # noqa: S106 - moto
             )
             self._config = Config(user_agent_extra=HARNESS_AGENT, max_pool_connections=64, retries={"max_attempts": 2})
 
@@ -129,7 +131,8 @@ class Harness:
         """moto, the stack, the function workers and the admin key."""
         self.moto = Child("moto", python("awslocal.motoserver", "--port", "0"), base_env({}), ready="moto listening")
         endpoint = self.moto.start()
-        log.info("moto server on %s (DynamoDB, SQS, EventBridge Scheduler, KMS, API Gateway keys)", endpoint)
+        # Printed, not logged: tools (and the benchmark) point boto3 or `aws --endpoint-url` at it.
+        print(f"moto server on {endpoint} (DynamoDB, SQS, EventBridge Scheduler, KMS, API Gateway)", flush=True)
         aws = session(endpoint)
         variables: dict[str, Any] = {}
         if self.options.operator_key:
@@ -147,9 +150,9 @@ class Harness:
             self.functions[key] = LambdaFunction(function, env, show_metrics=self.options.show_metrics)
         with ThreadPoolExecutor(len(self.functions)) as pool:
             list(pool.map(lambda f: f.start(), self.functions.values()))
-        for function in self.functions.values():
-            log.info("lambda %s: handler %s, %d MB, %d s", function.function.name, function.function.handler,
-                     function.function.memory_mb, function.function.timeout_s)  # fmt: skip
+        for started in self.functions.values():
+            spec = started.function
+            log.info("lambda %s: handler %s, %d MB, %d s", spec.name, spec.handler, spec.memory_mb, spec.timeout_s)
         self._bootstrap_admin_key(endpoint)
         self._aws = aws
 
@@ -159,7 +162,7 @@ class Harness:
         assert api is not None
         env = base_env({**api.environment, **runtime_env(api, region=REGION, endpoint=endpoint)})
         env["SCHEDULER_ADMIN_KEY"] = token
-        subprocess.run(python("awslocal.adminkey"), env=env, check=True, cwd=Path(__file__).resolve().parents[1])
+        subprocess.run(python("awslocal.adminkey"), env=env, check=True, cwd=ROOT)  # noqa: S603 - our own module
         if generated:
             path = self.options.data_dir / ADMIN_KEY_FILE
             print(f"generated admin key (shown once, also in {path}): {token}", file=sys.stderr)

@@ -14,7 +14,9 @@ backoff within the target's `RetryPolicy` and then sends the input to its `DeadL
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
+import json
 import logging
 import random
 import re
@@ -38,7 +40,8 @@ def fire_time(expression: str, window: dict[str, Any], rng: random.Random) -> fl
     match = _AT.fullmatch(expression)
     if match is None:
         return None
-    at = datetime(*(int(g) for g in match.groups()), tzinfo=UTC).timestamp()
+    year, month, day, hour, minute_of_hour, second = (int(g) for g in match.groups())
+    at = datetime(year, month, day, hour, minute_of_hour, second, tzinfo=UTC).timestamp()
     minute = at - at % 60
     spread = 60.0
     if window.get("Mode") == "FLEXIBLE":
@@ -65,10 +68,11 @@ class SchedulerDriver:
         self._deployment = deployment
         self._functions = functions
         self._invoker = invoker
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # noqa: S311 - jitter, seeded to be reproducible
         self._known: dict[tuple[str, str], float] = {}
         self._heap: list[_Pending] = []
         self._wake = asyncio.Event()
+        self._firing: set[asyncio.Task[None]] = set()
         self.fired = 0
 
     async def run(self) -> None:
@@ -115,14 +119,14 @@ class SchedulerDriver:
             delay = self._heap[0].fire_at - time.time()
             if delay > 0:
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=min(delay, 5.0))
-                except TimeoutError:
-                    pass
                 continue
             pending = heapq.heappop(self._heap)
             if self._known.get((pending.group, pending.name)) == pending.fire_at:
-                asyncio.create_task(self._fire(pending))
+                task = asyncio.create_task(self._fire(pending))
+                self._firing.add(task)
+                task.add_done_callback(self._firing.discard)
 
     async def _fire(self, pending: _Pending) -> None:
         try:
@@ -132,30 +136,30 @@ class SchedulerDriver:
         target = detail["Target"]
         event = _input(target.get("Input"))
         function = self._function_of(target["Arn"])
+        await self._invoke_with_retries(target, pending, function, event)
+        if detail.get("ActionAfterCompletion") == "DELETE":
+            with contextlib.suppress(self._scheduler.exceptions.ResourceNotFoundException):
+                await asyncio.to_thread(self._scheduler.delete_schedule, GroupName=pending.group, Name=pending.name)
+
+    async def _invoke_with_retries(
+        self, target: dict[str, Any], pending: _Pending, function: LambdaFunction | None, event: Any
+    ) -> None:
+        """Scheduler's retry policy applies when the target cannot be invoked at all."""
         policy = target.get("RetryPolicy", {})
-        attempts, max_age = (
-            1 + int(policy.get("MaximumRetryAttempts", 185)),
-            float(policy.get("MaximumEventAgeInSeconds", 86400)),
-        )
+        attempts = 1 + int(policy.get("MaximumRetryAttempts", 185))
+        max_age = float(policy.get("MaximumEventAgeInSeconds", 86400))
         started = time.time()
-        lateness = started - pending.fire_at
         for attempt in range(attempts):
             if function is not None:
                 self._invoker.submit(function, event, source=f"schedule {pending.name}")
                 self.fired += 1
-                log.info(
-                    "scheduler: fired %s/%s (%.0f ms after its fire time)", pending.group, pending.name, lateness * 1000
-                )
-                break
+                late_ms = (started - pending.fire_at) * 1000
+                log.info("scheduler: fired %s/%s (%.0f ms after its fire time)", pending.group, pending.name, late_ms)
+                return
             if time.time() - started + 2**attempt > max_age or attempt == attempts - 1:
-                await self._dead_letter(target, pending, "the target function does not exist")
                 break
             await asyncio.sleep(min(2**attempt, 60))
-        if detail.get("ActionAfterCompletion") == "DELETE":
-            try:
-                await asyncio.to_thread(self._scheduler.delete_schedule, GroupName=pending.group, Name=pending.name)
-            except self._scheduler.exceptions.ResourceNotFoundException:
-                pass
+        await self._dead_letter(target, pending, "the target function does not exist")
 
     def _function_of(self, arn: str) -> LambdaFunction | None:
         function = self._deployment.function_by_arn(arn)
@@ -180,8 +184,6 @@ class SchedulerDriver:
 
 
 def _input(text: str | None) -> Any:
-    import json
-
     if not text:
         return {}
     try:

@@ -53,7 +53,7 @@ class StdlibReceiver:
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 at = time.time_ns() / 1e6
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 rows.append([at, self.headers.get("webhook-id"), self.headers.get("scheduler-scheduled-at")])

@@ -31,7 +31,8 @@ SCHEMA = ROOT / ".cache" / "provider-aws" / "schema.json"
 
 META = frozenset({"count", "for_each", "depends_on", "lifecycle", "provider", "provisioner", "connection"})
 _REPRESENTS = re.compile(
-    r"Represents a \{@link https://registry\.terraform\.io/providers/hashicorp/aws/([\d.]+)/docs(?:/(resources|data-sources)/(\w+))? (\w+)\}"
+    r"Represents a \{@link https://registry\.terraform\.io/providers/hashicorp/aws/"
+    r"([\d.]+)/docs(?:/(resources|data-sources)/(\w+))? (\w+)\}"
 )
 _NAME = re.compile(r"#(\w+) \w+#\w+\}")
 Block = dict[str, Any]

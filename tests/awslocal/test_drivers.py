@@ -1,0 +1,109 @@
+"""Pure rules of the harness's drivers: Scheduler fire times, partial batch responses, authorizer
+policies, usage-plan limits and route matching."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from awslocal.deployment import QueueMapping
+from awslocal.esm import QueueMappingDriver
+from awslocal.gateway import allows, routes_of
+from awslocal.limits import Quota, TokenBucket
+from awslocal.scheduler import fire_time
+
+MINUTE = datetime(2027, 1, 15, 8, 5, tzinfo=UTC).timestamp()
+
+
+def test_a_one_time_schedule_fires_anywhere_in_its_minute_reproducibly_by_seed() -> None:
+    times = [fire_time("at(2027-01-15T08:05:00)", {"Mode": "OFF"}, random.Random(seed)) for seed in range(300)]
+    assert all(t is not None and MINUTE <= t < MINUTE + 60 for t in times)
+    assert max(times) - min(times) > 50  # spread over the minute, not fired at :00
+    again = [fire_time("at(2027-01-15T08:05:00)", {"Mode": "OFF"}, random.Random(seed)) for seed in range(300)]
+    assert again == times
+
+
+def test_a_flexible_window_widens_the_spread_and_other_expressions_do_not_fire() -> None:
+    window = {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 5}
+    times = [fire_time("at(2027-01-15T08:05:00)", window, random.Random(seed)) for seed in range(300)]
+    assert max(times) > MINUTE + 60 and all(t < MINUTE + 360 for t in times)  # type: ignore[operator]
+    assert fire_time("rate(5 minutes)", {"Mode": "OFF"}, random.Random(1)) is None
+
+
+class _Function:
+    class function:
+        key = "deliver"
+        reserved_concurrency = 3
+
+
+def driver(report: bool = True) -> QueueMappingDriver:
+    mapping = QueueMapping("arn:aws:sqs:us-east-1:1:q", "deliver", 10, 0, report, 50)
+    return QueueMappingDriver(None, mapping, "http://q", _Function(), "us-east-1")  # type: ignore[arg-type]
+
+
+MESSAGES = [{"MessageId": "a"}, {"MessageId": "b"}]
+
+
+@pytest.mark.parametrize(
+    ("payload", "kept"),
+    [
+        (None, set()),
+        ({}, set()),
+        ({"batchItemFailures": []}, set()),
+        ({"batchItemFailures": None}, set()),
+        ({"batchItemFailures": [{"itemIdentifier": "b"}]}, {"b"}),
+        ({"batchItemFailures": [{"itemIdentifier": "zzz"}]}, {"a", "b"}),  # unknown id: the whole batch
+        ({"batchItemFailures": [{"itemIdentifier": ""}]}, {"a", "b"}),
+        ({"batchItemFailures": [{"id": "a"}]}, {"a", "b"}),
+        ("not an object", {"a", "b"}),
+    ],
+)
+def test_partial_batch_responses_follow_aws_rules(payload: object, kept: set[str]) -> None:
+    assert driver()._failures(payload, MESSAGES) == kept
+
+
+def test_without_report_batch_item_failures_a_successful_batch_is_deleted_whole() -> None:
+    assert driver(report=False)._failures({"batchItemFailures": [{"itemIdentifier": "a"}]}, MESSAGES) == set()
+
+
+def test_concurrency_is_the_mapping_maximum_capped_by_reserved_concurrency() -> None:
+    assert driver().concurrency == 3
+
+
+ARN = "arn:aws:execute-api:us-east-1:1:api/api/GET/messages"
+
+
+def test_authorizer_policy_allow_deny_and_wildcards() -> None:
+    def policy(*statements: tuple[str, str]) -> dict:
+        return {"Statement": [{"Action": "execute-api:Invoke", "Effect": e, "Resource": [r]} for e, r in statements]}
+
+    assert allows(policy(("Allow", "arn:aws:execute-api:us-east-1:1:api/api/*/*")), ARN)
+    assert not allows(policy(("Allow", "arn:aws:execute-api:us-east-1:1:api/other/*/*")), ARN)
+    assert not allows(policy(("Allow", "arn:*"), ("Deny", "arn:*:api/api/GET/*")), ARN)
+    assert not allows({"Statement": []}, ARN)
+
+
+def test_token_bucket_allows_the_burst_then_the_rate() -> None:
+    now = [0.0]
+    bucket = TokenBucket(rate=10, burst=20, monotonic=lambda: now[0])
+    assert sum(bucket.take() for _ in range(25)) == 20
+    now[0] += 0.5
+    assert sum(bucket.take() for _ in range(25)) == 5
+
+
+def test_quota_resets_each_day() -> None:
+    day = ["2027-01-01"]
+    quota = Quota(2, today=lambda: day[0])
+    assert [quota.take() for _ in range(3)] == [True, True, False]
+    day[0] = "2027-01-02"
+    assert quota.take()
+
+
+def test_literal_routes_win_over_parameters() -> None:
+    spec = {"paths": {"/messages/{id}": {"get": {}}, "/messages/batch": {"post": {"security": [{"api_key": []}]}}}}
+    routes = routes_of(spec)
+    assert [r.template for r in routes] == ["/messages/batch", "/messages/{id}"]
+    assert routes[0].api_key and not routes[0].authorizer
+    assert routes[1].pattern.match("/messages/msg_1").groupdict() == {"id": "msg_1"}  # type: ignore[union-attr]
