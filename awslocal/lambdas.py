@@ -65,10 +65,29 @@ def runtime_env(function: Function, *, region: str, endpoint: str) -> dict[str, 
     }
 
 
-class LambdaFunction:
-    """A function's worker process and a keep-alive connection pool to it."""
+@dataclass
+class _Container:
+    """One worker process, its connection pool and its free invocation slots."""
 
-    def __init__(self, function: Function, env: Mapping[str, str], *, show_metrics: bool = False) -> None:
+    child: Child
+    slots: asyncio.Semaphore
+    session: aiohttp.ClientSession | None = None
+    busy: int = 0
+
+
+class LambdaFunction:
+    """A function's worker processes ("containers") and a keep-alive connection pool to each.
+
+    An invocation goes to the least busy container and waits for one of its `slots` first: that wait
+    is outside the function's timeout, like Lambda's scaling up. A container runs up to `slots`
+    invocations on threads; the cap keeps one Python process from starving its own invocations
+    (each Lambda container has its own CPU; these share the machine's).
+    """
+
+    def __init__(
+        self, function: Function, env: Mapping[str, str], *, containers: int = 2, slots: int = 4,
+        show_metrics: bool = False,
+    ) -> None:  # fmt: skip
         self.function = function
         argv = python(
             "awslocal.worker",
@@ -84,34 +103,58 @@ class LambdaFunction:
             str(function.timeout_s),
         )
         child_env = base_env({**function.environment, **env})
-        self._child = Child(function.key, argv, child_env, ready=r"lambda ready on", show_metrics=show_metrics)
-        self._session: aiohttp.ClientSession | None = None
+        self._containers = [
+            _Container(
+                Child(
+                    function.key if n == 0 else f"{function.key}#{n + 1}",
+                    argv,
+                    child_env,
+                    ready=r"lambda ready on",
+                    show_metrics=show_metrics,
+                ),
+                asyncio.Semaphore(slots),
+            )
+            for n in range(containers)
+        ]
         limit = function.reserved_concurrency
-        self._slots = asyncio.Semaphore(limit) if limit else None
+        self._reserved = asyncio.Semaphore(limit) if limit else None
 
     def start(self) -> None:
-        """Start the worker (the import is the cold start)."""
-        self._child.start()
+        """Start the workers (the import is the cold start)."""
+        for container in self._containers:
+            container.child.start()
 
     async def open(self) -> None:
-        """Open the connection pool (inside the event loop)."""
-        self._session = aiohttp.ClientSession(
-            self._child.url, connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=None)
-        )
+        """Open the connection pools (inside the event loop)."""
+        for container in self._containers:
+            container.session = aiohttp.ClientSession(
+                container.child.url,
+                connector=aiohttp.TCPConnector(limit=0),
+                timeout=aiohttp.ClientTimeout(total=None),
+            )
 
     async def invoke(self, event: Any) -> Invocation:
         """One synchronous invocation."""
-        if self._slots is None:
-            return await self._invoke(event)
-        async with self._slots:
-            return await self._invoke(event)
+        if self._reserved is None:
+            return await self._place(event)
+        async with self._reserved:
+            return await self._place(event)
 
-    async def _invoke(self, event: Any) -> Invocation:
-        assert self._session is not None, "open() first"
+    async def _place(self, event: Any) -> Invocation:
+        container = min(self._containers, key=lambda c: c.busy)
+        container.busy += 1
+        try:
+            async with container.slots:
+                return await self._invoke(container, event)
+        finally:
+            container.busy -= 1
+
+    async def _invoke(self, container: _Container, event: Any) -> Invocation:
+        assert container.session is not None, "open() first"
         headers = {"X-Amz-Request-Id": str(uuid.uuid4())}
         try:
             async with asyncio.timeout(self.function.timeout_s):
-                async with self._session.post(INVOKE_PATH, data=json.dumps(event), headers=headers) as response:
+                async with container.session.post(INVOKE_PATH, data=json.dumps(event), headers=headers) as response:
                     payload = await response.json(content_type=None)
                     error = response.headers.get("X-Amz-Function-Error")
         except TimeoutError:
@@ -123,13 +166,15 @@ class LambdaFunction:
         return Invocation(payload)
 
     async def close(self) -> None:
-        """Close the pool."""
-        if self._session is not None:
-            await self._session.close()
+        """Close the pools."""
+        for container in self._containers:
+            if container.session is not None:
+                await container.session.close()
 
     def stop(self) -> None:
-        """Stop the worker process."""
-        self._child.stop()
+        """Stop the worker processes."""
+        for container in self._containers:
+            container.child.stop()
 
 
 class AsyncInvoker:

@@ -62,6 +62,8 @@ class Options:
     seed: int = field(default_factory=lambda: random.SystemRandom().randrange(1 << 30))
     show_metrics: bool = False
     allow_private_targets: bool = True
+    containers: int = 2
+    slots: int = 4
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> Options:
@@ -75,6 +77,8 @@ class Options:
             show_metrics=env.get("AWSLOCAL_SHOW_METRICS", "") == "1",
             allow_private_targets=env.get("SCHEDULER_ALLOW_PRIVATE_TARGETS", "true").lower() in ("1", "true", "yes"),
         )
+        options.containers = int(env.get("AWSLOCAL_CONTAINERS", "2"))
+        options.slots = int(env.get("AWSLOCAL_SLOTS", "4"))
         if env.get("AWSLOCAL_SEED"):
             options.seed = int(env["AWSLOCAL_SEED"])
         return options
@@ -147,12 +151,17 @@ class Harness:
                 log.info("lambda %s: not started: %s", function.name, NOT_STARTED[key])
                 continue
             env = {**runtime_env(function, region=REGION, endpoint=endpoint), **extra}
-            self.functions[key] = LambdaFunction(function, env, show_metrics=self.options.show_metrics)
-        with ThreadPoolExecutor(len(self.functions)) as pool:
+            self.functions[key] = LambdaFunction(
+                function, env, containers=self.options.containers, slots=self.options.slots,
+                show_metrics=self.options.show_metrics,
+            )  # fmt: skip
+        with ThreadPoolExecutor(len(self.functions) * self.options.containers) as pool:
             list(pool.map(lambda f: f.start(), self.functions.values()))
         for started in self.functions.values():
             spec = started.function
-            log.info("lambda %s: handler %s, %d MB, %d s", spec.name, spec.handler, spec.memory_mb, spec.timeout_s)
+            log.info("lambda %s: handler %s, %d MB, %d s; %d containers of %d concurrent invocations",
+                     spec.name, spec.handler, spec.memory_mb, spec.timeout_s, self.options.containers,
+                     self.options.slots)  # fmt: skip
         self._bootstrap_admin_key(endpoint)
         self._aws = aws
 
