@@ -1,4 +1,5 @@
-"""The Lambda service of the harness: one worker process per function, and the two ways AWS invokes.
+"""The Lambda service of the harness: worker processes ("containers") per function, and the two ways
+AWS invokes.
 
 - `LambdaFunction.invoke(event)`: a synchronous invocation (API Gateway, the event source mapping),
   bounded by the function's timeout; a function error comes back as `Invocation.error`.

@@ -2,7 +2,7 @@
 
 1. moto in server mode (a child process on loopback, calls counted at its HTTP boundary);
 2. the stack created in it from `terraform/*.tf` (`awslocal.deployment.apply`);
-3. one worker process per Lambda function, with the handler and environment Terraform gives it;
+3. worker processes per Lambda function, with the handler and environment Terraform gives it;
 4. the admin key of tenant `default` (`SCHEDULER_ADMIN_KEY`, or generated once into the data
    directory and printed, as `make run` does);
 5. in this process: the API Gateway front on HOST:PORT, the EventBridge Scheduler driver, the SQS
