@@ -8,6 +8,8 @@ requires an API key (key source AUTHORIZER), the `usageIdentifierKey` must be an
 usage plan (`INVALID_API_KEY`), whose throttle (token bucket, rate and burst) and daily quota apply
 (`THROTTLED`, `QUOTA_EXCEEDED`), after the stage-wide throttle; then invoke the API function with a
 REST proxy event and map its answer. Gateway errors use the stage's gateway responses (Terraform's).
+Paths work with and without the stage in front (`/api/messages` as on the invoke URL, or `/messages`
+as with `make run`); `requestContext.path` is the path as sent, so the console names its assets right.
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ class Gateway:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return self._error("REQUEST_TOO_LARGE", 413, request_id)
-        path = request.path
+        path = self.resource_path(request.path)
         route, params = self._match(request.method, path)
         if route is None:
             return self._error("MISSING_AUTHENTICATION_TOKEN", 403, request_id)
@@ -136,6 +138,13 @@ class Gateway:
         event = self._event(request, route, params, body, context, usage_key, request_id)
         return await self._integrate(event, request_id)
 
+    def resource_path(self, path: str) -> str:
+        """The path without the stage: served at `/<stage>/...` (the invoke URL's shape) and at `/...`."""
+        stage = f"/{self.deployment.stage.name}"
+        if path == stage or path.startswith(stage + "/"):
+            return path[len(stage) :] or "/"
+        return path
+
     def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
         matching = [(r, m) for r in self.routes if (m := r.pattern.match(path))]
         for route, match in matching:
@@ -149,7 +158,7 @@ class Gateway:
         token = request.headers.get("Authorization", "")
         if not token:
             return self._error("UNAUTHORIZED", 401, request_id)
-        method_arn = self._method_arn(route.method, request.path)
+        method_arn = self._method_arn(route.method, self.resource_path(request.path))
         cached = self._cache.get(token)
         if cached is None or cached.expires <= time.monotonic():
             event = {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
@@ -223,7 +232,7 @@ class Gateway:
             "httpMethod": route.method,
             "extendedRequestId": request_id[:16],
             "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "path": f"/{self.deployment.stage.name}{request.path}",
+            "path": request.path,  # as the client sent it: with the stage when the URL had it
             "accountId": self.account_id,
             "protocol": f"HTTP/{request.version.major}.{request.version.minor}",
             "stage": self.deployment.stage.name,
@@ -238,7 +247,7 @@ class Gateway:
             context["authorizer"] = authorizer
         return {
             "resource": route.template,
-            "path": request.path,
+            "path": self.resource_path(request.path),
             "httpMethod": route.method,
             "headers": {k: v[-1] for k, v in headers.items()},
             "multiValueHeaders": headers,

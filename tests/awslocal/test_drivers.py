@@ -107,3 +107,19 @@ def test_literal_routes_win_over_parameters() -> None:
     assert [r.template for r in routes] == ["/messages/batch", "/messages/{id}"]
     assert routes[0].api_key and not routes[0].authorizer
     assert routes[1].pattern.match("/messages/msg_1").groupdict() == {"id": "msg_1"}  # type: ignore[union-attr]
+
+
+def test_paths_work_with_and_without_the_stage_in_front() -> None:
+    from types import SimpleNamespace
+
+    from awslocal.gateway import Gateway
+
+    front = SimpleNamespace(deployment=SimpleNamespace(stage=SimpleNamespace(name="api")))
+    paths = ["/api/messages", "/messages", "/api", "/apis/x", "/api/console/assets/v/main.js"]
+    assert [Gateway.resource_path(front, p) for p in paths] == [  # type: ignore[arg-type]
+        "/messages",
+        "/messages",
+        "/",
+        "/apis/x",
+        "/console/assets/v/main.js",
+    ]
