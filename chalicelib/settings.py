@@ -32,6 +32,7 @@ class Settings:
     operator_key: str | None = None
     allow_private_targets: bool = True
     max_horizon_days: int = 3650
+    past_tolerance_s: int = 300
     delivery_timeout_s: float = 10.0
     retention_days: int = 30
     plans: Mapping[str, Plan] = field(default_factory=lambda: dict(DEFAULT_PLANS))
@@ -69,6 +70,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         operator_key=env.get("SCHEDULER_OPERATOR_KEY") or None,
         allow_private_targets=_bool(env, "SCHEDULER_ALLOW_PRIVATE_TARGETS", default=backend == "local"),
         max_horizon_days=_int(env, "SCHEDULER_MAX_HORIZON_DAYS", 3650, minimum=1),
+        past_tolerance_s=_int(env, "SCHEDULER_PAST_TOLERANCE_S", 300, minimum=0),
         delivery_timeout_s=_float(env, "SCHEDULER_DELIVERY_TIMEOUT_S", 10.0),
         retention_days=_int(env, "SCHEDULER_RETENTION_DAYS", 30, minimum=1),
         plans=_plans(env.get("SCHEDULER_PLANS")),

@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 log = logging.getLogger("scheduler")
@@ -25,11 +26,32 @@ def add_serve_parser(commands: Any) -> None:
     parser.set_defaults(handler=run_serve)
 
 
+def configure_logging(env: Mapping[str, str]) -> None:
+    """Root logging at `LOG_LEVEL` (default INFO) on stderr: text lines, or with `LOG_FORMAT=json` one JSON
+    object per line (Powertools' formatter: `level`, `message`, `timestamp` and each record's extra keys)."""
+    level = env.get("LOG_LEVEL", "INFO").upper()
+    if level not in logging.getLevelNamesMapping():
+        raise ValueError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}")
+    kind = env.get("LOG_FORMAT", "text").lower()
+    handler = logging.StreamHandler(sys.stderr)
+    if kind == "json":
+        from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+        handler.setFormatter(LambdaPowertoolsFormatter(service="scheduler"))
+    elif kind == "text":
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    else:
+        raise ValueError(f"LOG_FORMAT must be text or json, not {kind!r}")
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Open the data directory, start the engine, serve until SIGINT/SIGTERM, then stop cleanly."""
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    try:
+        configure_logging(os.environ)
+    except ValueError as exc:
+        print(f"scheduler: configuration error: {exc}", file=sys.stderr)
+        return 2
     from chalicelib import bootstrap
     from chalicelib.settings import ConfigError, get_settings
     from scheduler_local.server import serve
@@ -52,8 +74,10 @@ def run_serve(args: argparse.Namespace) -> int:
             log.info("took back %d messages an earlier run was delivering", recovered)
         bootstrap.install(runtime)
         from app import app
+        from chalicelib.api import access
+        from scheduler_local.wsgi import ChaliceWSGI
 
-        serve(app, args.host, args.port, threads=args.threads)
+        serve(ChaliceWSGI(app, access_log=access.log_request), args.host, args.port, threads=args.threads)
     finally:
         bootstrap.install(None)
         runtime.close()

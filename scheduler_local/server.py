@@ -70,10 +70,11 @@ class _JSONErrorTask(ErrorTask):
         error = self.request.error
         if error.code == 413:
             limit = self.channel.server.adj.max_request_body_size - 1
-            message = f"The request body exceeds {limit} bytes."
+            message = f"the request body is larger than {limit} bytes"
         else:
             message = f"{error.reason}: {error.body}"
-        body = json.dumps({"error": {"code": _ERROR_CODES.get(error.code, "internal_error"), "message": message}})
+        code = _ERROR_CODES.get(error.code, "internal_error")
+        body = json.dumps({"error": {"code": code, "message": message}}, separators=(",", ":"))
         data = body.encode()
         self.status = f"{error.code} {error.reason}"
         self.response_headers.append(("Content-Type", "application/json"))

@@ -30,6 +30,7 @@ from typing import Any
 from chalice.app import Blueprint, Request
 
 from chalicelib.adapters.aws import authcontext
+from chalicelib.api import access
 from chalicelib.api.errors import Escalated
 from chalicelib.bootstrap import get_context
 from chalicelib.domain.errors import NotFound, Unauthenticated
@@ -78,6 +79,7 @@ def caller(ctx: Context, request: Request) -> Principal:
 def authorize(ctx: Context, request: Request, scope: Scope, *, counted: bool) -> Principal:
     """The caller of `request`, checked for `scope`, with one request taken from its rate limit."""
     principal = caller(ctx, request)
+    access.note_tenant(principal.tenant_id)
     accounts.require(principal, scope)
     if counted:
         ctx.limiter.check(principal.tenant_id, principal.plan, messages=0, now_ms=ctx.clock.now_ms())

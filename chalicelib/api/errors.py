@@ -19,6 +19,7 @@ from chalicelib.domain.errors import (
     InvalidInput,
     NotFound,
     PayloadTooLarge,
+    PreconditionRequired,
     SchedulerError,
     StorageUnavailable,
     Throttled,
@@ -35,6 +36,7 @@ _STATUS_BY_FAMILY: tuple[tuple[type[SchedulerError], int], ...] = (
     (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (PreconditionRequired, 428),
     (Throttled, 429),
     (StorageUnavailable, 503),
 )

@@ -74,8 +74,9 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("GET /messages", "read", "listMessages", "List messages by sendAt, then id", result=s.MessageOut,
         shape="list", query=("appId", "status", "sendAfter", "sendBefore", *_LIST)),
     _op("GET /messages/{id}", "read", "getMessage", "One message, with its payload", result=s.MessageOut),
-    _op("PATCH /messages/{id}", "send", "changeMessage", "Change sendAt and/or payload", body=s.MessagePatch,
-        result=s.MessageOut, headers=("If-Match",), errors=(409, 413)),
+    _op("PATCH /messages/{id}", "send", "changeMessage", "Change sendAt or delaySeconds, and payload",
+        body=s.MessagePatch,
+        result=s.MessageOut, headers=("If-Match",), errors=(409, 413, 428)),
     _op("DELETE /messages/{id}", "send", "cancelMessage", "Cancel a message", result=s.MessageOut, errors=(409,)),
     _op("POST /messages/{id}/redrive", "send", "redriveMessage", "Schedule a message again", body=s.Redrive,
         body_required=False, result=s.MessageOut, errors=(409,)),
@@ -114,7 +115,7 @@ _HEADERS: dict[str, dict[str, Any]] = {
         "name": "If-Match",
         "required": True,
         "schema": {"type": "string"},
-        "description": "the message's current etag, or *; otherwise 409",
+        "description": "the message's current etag, or *; otherwise 409 (428 without the header)",
     },
 }
 _ERRORS = {
@@ -124,6 +125,7 @@ _ERRORS = {
     404: "Not found (or another tenant's)",
     409: "Conflict (state, etag or idempotency key)",
     413: "Payload or body too large",
+    428: "If-Match is required",
     429: "Rate or quota exceeded (see Retry-After)",
     503: "Storage unavailable (see Retry-After)",
 }

@@ -80,6 +80,12 @@ class ConcurrentUpdate(Conflict):
     code = "concurrent_update"
 
 
+class PreconditionRequired(SchedulerError):
+    """A conditional request arrived without its condition (`If-Match` on `PATCH /messages/{id}`)."""
+
+    code = "precondition_required"
+
+
 class Throttled(SchedulerError):
     """The tenant is over its rate or daily quota."""
 

@@ -127,13 +127,16 @@ class AppPatch(Strict):
         return None if value is None else check_headers(value)
 
 
+Delay = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True, description="seconds from now; 0 = now")]
+
+
 class MessageCreate(Strict):
     """`POST /messages` and each item of `POST /messages/batch`."""
 
     appId: Annotated[str, Field(min_length=1, max_length=64)]
     payload: Annotated[Any, Field(description="any JSON value, at most 256 KiB serialized")]
     sendAt: _instant("sendAt") | None = None  # type: ignore[valid-type]
-    delaySeconds: Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)] | None = None
+    delaySeconds: Delay | None = None
     idempotencyKey: Annotated[str, Field(min_length=1, max_length=255)] | None = None
     maxAttempts: MaxAttempts | None = None
     notAfter: _instant("notAfter") | None = None  # type: ignore[valid-type]
@@ -146,16 +149,18 @@ class MessageBatch(Strict):
 
 
 class MessagePatch(Strict):
-    """`PATCH /messages/{id}`: a new `sendAt` and/or `payload`."""
+    """`PATCH /messages/{id}`: a new `sendAt` or `delaySeconds` (not both), and/or `payload`."""
 
     sendAt: _instant("sendAt") | None = None  # type: ignore[valid-type]
+    delaySeconds: Delay | None = None
     payload: Any = None
 
 
 class Redrive(Strict):
-    """`POST /messages/{id}/redrive`: when to try again (default now)."""
+    """`POST /messages/{id}/redrive`: when to try again, `sendAt` or `delaySeconds` (default now)."""
 
     sendAt: _instant("sendAt") | None = None  # type: ignore[valid-type]
+    delaySeconds: Delay | None = None
 
 
 # ---- responses (documented in /openapi.json; tests check real responses against them) ----

@@ -76,15 +76,36 @@ def delay_to_ms(delay_seconds: float, *, field: str = "delaySeconds") -> int:
     return math.ceil(delay_seconds * 1000)
 
 
-def resolve_send_at(*, send_at_ms: int | None, delay_ms: int | None, now_ms: int, horizon_days: int) -> int:
-    """When a message is due: a past time means now; beyond the horizon is `InvalidInput`."""
+def resolve_send_at(
+    *, send_at_ms: int | None, delay_ms: int | None, now_ms: int, horizon_days: int, past_tolerance_ms: int
+) -> int:
+    """When a message is due. A `sendAt` up to `past_tolerance_ms` in the past means now (clocks
+    differ, requests take time); further back is `InvalidInput` naming the time (a typo'd year must
+    not go out at once): "now" is asked for explicitly with `delaySeconds: 0`. Beyond the horizon is
+    `InvalidInput` too."""
     if (send_at_ms is None) == (delay_ms is None):
-        raise InvalidInput("give exactly one of sendAt or delaySeconds", field="sendAt")
+        raise InvalidInput("give exactly one of sendAt or delaySeconds (delaySeconds: 0 means now)", field="sendAt")
+    if send_at_ms is not None and now_ms - send_at_ms > past_tolerance_ms:
+        raise InvalidInput(
+            f"sendAt {format_ms(send_at_ms)} is {describe_span(now_ms - send_at_ms)} in the past (more than "
+            f"{past_tolerance_ms // 1000} s); check the date, or send delaySeconds: 0 to deliver now",
+            field="sendAt",
+        )
     due = send_at_ms if send_at_ms is not None else now_ms + (delay_ms or 0)
     if due - now_ms > horizon_days * MS_PER_DAY:
         field = "sendAt" if send_at_ms is not None else "delaySeconds"
         raise InvalidInput(f"{field} is more than {horizon_days} days ahead", field=field)
     return max(due, now_ms)
+
+
+def describe_span(ms: int) -> str:
+    """A duration for people, in its largest whole unit: `42 s`, `6 min`, `3 h`, `2 days`, `10 years`."""
+    seconds = ms // 1000
+    for unit, size in (("years", 365 * 86_400), ("days", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size:
+            amount = seconds // size
+            return f"{amount} {unit.removesuffix('s') if amount == 1 and unit in ('years', 'days') else unit}"
+    return f"{seconds} s"
 
 
 def day_of(ms: int) -> str:

@@ -13,6 +13,7 @@ from chalicelib.domain.errors import (
     InvalidInput,
     NotFound,
     PayloadTooLarge,
+    PreconditionRequired,
     SchedulerError,
     StaleEtag,
     WrongState,
@@ -86,10 +87,7 @@ def _prepare(
     app = apps[body.appId]
     if app is None:
         raise NotFound(f"no app {body.appId}", field="appId")
-    delay = None if body.delaySeconds is None else delay_to_ms(body.delaySeconds)
-    send_at = resolve_send_at(
-        send_at_ms=body.sendAt, delay_ms=delay, now_ms=now, horizon_days=ctx.settings.max_horizon_days
-    )
+    send_at = _due(ctx, body.sendAt, body.delaySeconds, now=now)
     message = Message(
         id=ids.new_id(ids.MESSAGE_PREFIX),
         tenant_id=principal.tenant_id,
@@ -104,6 +102,18 @@ def _prepare(
     )
     hashed = request_hash(raw) if key else None
     return NewMessage(message, serialize_payload(body.payload), hashed)
+
+
+def _due(ctx: Context, send_at: int | None, delay_seconds: float | None, *, now: int) -> int:
+    """When a message asked to go at `send_at` or in `delay_seconds` is due (the settings' horizon and
+    past tolerance applied)."""
+    return resolve_send_at(
+        send_at_ms=send_at,
+        delay_ms=None if delay_seconds is None else delay_to_ms(delay_seconds),
+        now_ms=now,
+        horizon_days=ctx.settings.max_horizon_days,
+        past_tolerance_ms=ctx.settings.past_tolerance_s * 1000,
+    )
 
 
 def _idempotency_key(body_key: str | None, header_key: str | None) -> str | None:
@@ -146,18 +156,16 @@ def list_messages(
 def change(
     ctx: Context, principal: Principal, message_id: str, raw: Mapping[str, Any], if_match: str | None
 ) -> Message:
-    """PATCH: a new `sendAt` and/or payload while `scheduled`, guarded by the etag."""
+    """PATCH: a new `sendAt` (or `delaySeconds`) and/or payload while `scheduled`, guarded by the etag."""
     body = validate(MessagePatch, raw)
     if not body.model_fields_set:
-        raise InvalidInput("nothing to change: give sendAt and/or payload")
+        raise InvalidInput("nothing to change: give sendAt or delaySeconds, and/or payload")
     message = get(ctx, principal, message_id)
     _check_etag(message, if_match)
     now = ctx.clock.now_ms()
     send_at = None
-    if body.sendAt is not None:
-        send_at = resolve_send_at(
-            send_at_ms=body.sendAt, delay_ms=None, now_ms=now, horizon_days=ctx.settings.max_horizon_days
-        )
+    if body.sendAt is not None or body.delaySeconds is not None:
+        send_at = _due(ctx, body.sendAt, body.delaySeconds, now=now)
     payload = serialize_payload(body.payload) if "payload" in body.model_fields_set else None
     changed = reschedule_transition(message, send_at=send_at)
     ctx.messages.save(changed, expected_gen=message.gen, payload_json=payload)
@@ -168,7 +176,7 @@ def change(
 
 def _check_etag(message: Message, if_match: str | None) -> None:
     if if_match is None:
-        raise StaleEtag("send If-Match with the message's etag (or *)")
+        raise PreconditionRequired("send If-Match with the message's etag (or *)", field="If-Match")
     tags = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
     if "*" not in tags and message.etag not in tags and message.etag.strip('"') not in tags:
         raise StaleEtag(f"If-Match {if_match} does not match the current etag {message.etag}")
@@ -190,12 +198,8 @@ def redrive(ctx: Context, principal: Principal, message_id: str, raw: Mapping[st
     if ctx.apps.get_app(principal.tenant_id, message.app_id) is None:
         raise WrongState(f"the app {message.app_id} of this message was deleted; it cannot be redriven")
     now = ctx.clock.now_ms()
-    send_at = resolve_send_at(
-        send_at_ms=body.sendAt if body.sendAt is not None else now,
-        delay_ms=None,
-        now_ms=now,
-        horizon_days=ctx.settings.max_horizon_days,
-    )
+    explicit = body.sendAt is not None or body.delaySeconds is not None
+    send_at = _due(ctx, body.sendAt, body.delaySeconds, now=now) if explicit else now
     redriven = redrive_transition(message, send_at=send_at)
     ctx.messages.save(redriven, expected_gen=message.gen)
     ctx.timer.arm([redriven])

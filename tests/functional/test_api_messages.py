@@ -51,8 +51,24 @@ def test_create_at_a_time_with_an_offset(admin: Api, app_id: str) -> None:
     assert message["notAfter"] == "2027-01-02T00:00:00.000Z"
 
 
-def test_a_time_in_the_past_means_now(admin: Api, app_id: str, clock: SettableClock) -> None:
-    assert create_message(admin, app_id, sendAt="2001-01-01T00:00:00Z")["sendAt"] == format_ms(clock.now)
+def test_a_time_just_past_means_now(admin: Api, app_id: str, clock: SettableClock) -> None:
+    just_past = format_ms(clock.now - 300_000)  # the default tolerance, SCHEDULER_PAST_TOLERANCE_S=300
+    assert create_message(admin, app_id, sendAt=just_past)["sendAt"] == format_ms(clock.now)
+    assert create_message(admin, app_id, delaySeconds=0)["sendAt"] == format_ms(clock.now)
+
+
+def test_a_time_further_past_is_a_400_naming_it(admin: Api, app_id: str, ctx: Context, clock: SettableClock) -> None:
+    before = snapshot(ctx)
+    for body in ({"appId": app_id, "payload": 1, "sendAt": "2016-12-01T10:00:00Z"},):
+        response = admin.post("/messages", body)
+        assert response.status_code == 400
+        error = response.json_body["error"]
+        assert error["field"] == "sendAt"
+        assert "2016-12-01T10:00:00.000Z" in error["message"] and "in the past" in error["message"]
+    over = format_ms(clock.now - 300_001)
+    batch = admin.post("/messages/batch", {"messages": [{"appId": app_id, "payload": 1, "sendAt": over}]})
+    assert batch.json_body["items"][0]["error"]["field"] == "sendAt"
+    assert snapshot(ctx) == before
 
 
 def test_get_has_the_payload_and_an_etag(admin: Api, app_id: str, reader: Api) -> None:

@@ -81,7 +81,9 @@ def test_patch_needs_the_current_etag(admin: Api, app_id: str, ctx: Context, clo
     path = f"/messages/{created['id']}"
     before = snapshot(ctx)
     missing = admin.patch(path, {"payload": 2})
-    assert missing.status_code == 409 and missing.json_body["error"]["code"] == "etag_mismatch"
+    assert missing.status_code == 428 and missing.json_body["error"]["code"] == "precondition_required"
+    assert missing.json_body["error"]["field"] == "If-Match"
+    assert admin.patch(path, {"payload": 2}, headers={"If-Match": '"99"'}).json_body["error"]["code"] == "etag_mismatch"
     assert admin.patch(path, {"payload": 2}, headers={"If-Match": '"99"'}).status_code == 409
     assert snapshot(ctx) == before
     new_time = format_ms(clock.now + 3_600_000)
@@ -105,13 +107,33 @@ def test_patch_validation(admin: Api, app_id: str, ctx: Context) -> None:
     created = create_message(admin, app_id)
     path = f"/messages/{created['id']}"
     before = snapshot(ctx)
-    for body in ({}, {"sendAt": "2027-01-01T00:00:00"}, {"delaySeconds": 5}, {"sendAt": "2099-01-01T00:00:00Z"}):
+    bad = (
+        {},
+        {"sendAt": "2027-01-01T00:00:00"},
+        {"sendAt": "2099-01-01T00:00:00Z"},
+        {"sendAt": "2001-01-01T00:00:00Z"},
+        {"delaySeconds": -1},
+        {"delaySeconds": 5, "sendAt": "2027-01-01T00:00:00Z"},
+        {"delaySeconds": "5"},
+    )
+    for body in bad:
         response = admin.patch(path, body, headers={"If-Match": "*"})
         assert response.status_code == 400, body
     assert admin.patch(path, raw=b"", headers={"If-Match": "*"}).status_code == 400
     big = {"payload": "x" * (256 * 1024)}
     assert admin.patch(path, big, headers={"If-Match": "*"}).status_code == 413
     assert snapshot(ctx) == before
+
+
+def test_patch_by_delay_seconds(admin: Api, app_id: str, ctx: Context, clock: SettableClock) -> None:
+    created = create_message(admin, app_id)
+    path = f"/messages/{created['id']}"
+    later = admin.patch(path, {"delaySeconds": 90.5}, headers={"If-Match": created["etag"]})
+    assert later.status_code == 200
+    assert later.json_body["sendAt"] == format_ms(clock.now + 90_500) == later.json_body["nextAttemptAt"]
+    now = admin.patch(path, {"delaySeconds": 0}, headers={"If-Match": later.json_body["etag"]})
+    assert now.json_body["sendAt"] == format_ms(clock.now)
+    assert admin.get(path).json_body["payload"] == {"n": 1}  # a time change keeps the payload
 
 
 def test_patch_of_a_cancelled_message_is_409(admin: Api, app_id: str) -> None:
@@ -151,7 +173,11 @@ def test_redrive_a_cancelled_message(admin: Api, app_id: str, clock: SettableClo
     later = admin.post(path, {"sendAt": "2027-03-01T00:00:00Z"})
     assert later.json_body["sendAt"] == "2027-03-01T00:00:00.000Z"
     admin.delete(f"/messages/{created['id']}")
-    assert admin.post(path, {"delaySeconds": 1}).status_code == 400
+    soon = admin.post(path, {"delaySeconds": 30})
+    assert soon.json_body["sendAt"] == format_ms(clock.now + 30_000)
+    admin.delete(f"/messages/{created['id']}")
+    assert admin.post(path, {"sendAt": "2001-01-01T00:00:00Z"}).status_code == 400
+    assert admin.post(path, {"sendAt": "2027-03-01T00:00:00Z", "delaySeconds": 1}).status_code == 400
     assert admin.post(path, []).status_code == 400
     assert admin.post(path, raw=b"{").status_code == 400
 

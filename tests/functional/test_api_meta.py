@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -78,7 +79,8 @@ def test_json_with_charset_is_accepted(admin: Api) -> None:
 
 
 def _call_middleware(response: Response) -> Response:
-    return error_middleware(None, lambda _request: response)  # type: ignore[arg-type]
+    request = SimpleNamespace(method="GET", path="/x", context={"path": "/x"})
+    return error_middleware(request, lambda _request: response)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

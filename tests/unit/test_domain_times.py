@@ -64,17 +64,40 @@ def test_delay_rounds_up_so_nothing_fires_early() -> None:
     assert delay_to_ms(2) == 2000
 
 
-def test_past_means_now_and_the_horizon_is_enforced() -> None:
-    assert resolve_send_at(send_at_ms=NOW - 5_000, delay_ms=None, now_ms=NOW, horizon_days=1) == NOW
-    assert resolve_send_at(send_at_ms=None, delay_ms=MS_PER_DAY, now_ms=NOW, horizon_days=1) == NOW + MS_PER_DAY
+def test_a_little_past_means_now_and_the_horizon_is_enforced() -> None:
+    assert (
+        resolve_send_at(send_at_ms=NOW - 5_000, delay_ms=None, now_ms=NOW, horizon_days=1, past_tolerance_ms=5_000)
+        == NOW
+    )
+    assert (
+        resolve_send_at(send_at_ms=None, delay_ms=MS_PER_DAY, now_ms=NOW, horizon_days=1, past_tolerance_ms=0)
+        == NOW + MS_PER_DAY
+    )
     with pytest.raises(InvalidInput, match="more than 1 days"):
-        resolve_send_at(send_at_ms=None, delay_ms=MS_PER_DAY + 1, now_ms=NOW, horizon_days=1)
+        resolve_send_at(send_at_ms=None, delay_ms=MS_PER_DAY + 1, now_ms=NOW, horizon_days=1, past_tolerance_ms=0)
+
+
+@pytest.mark.parametrize(
+    ("ago_ms", "span"),
+    [(5_001, "5 s"), (6 * 60_000, "6 min"), (3 * 3_600_000, "3 h"), (10 * 365 * MS_PER_DAY, "10 years")],
+)
+def test_further_in_the_past_than_the_tolerance_is_a_400_naming_the_time(ago_ms: int, span: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        resolve_send_at(send_at_ms=NOW - ago_ms, delay_ms=None, now_ms=NOW, horizon_days=1, past_tolerance_ms=5_000)
+    assert caught.value.field == "sendAt"
+    assert format_ms(NOW - ago_ms) in caught.value.message
+    assert f"{span} in the past" in caught.value.message
+    assert "delaySeconds: 0" in caught.value.message
+
+
+def test_delay_zero_is_the_explicit_now() -> None:
+    assert resolve_send_at(send_at_ms=None, delay_ms=0, now_ms=NOW, horizon_days=1, past_tolerance_ms=0) == NOW
 
 
 @pytest.mark.parametrize(("send_at", "delay"), [(None, None), (NOW, 0)])
 def test_exactly_one_of_send_at_or_delay(send_at: int | None, delay: int | None) -> None:
     with pytest.raises(InvalidInput, match="exactly one"):
-        resolve_send_at(send_at_ms=send_at, delay_ms=delay, now_ms=NOW, horizon_days=10)
+        resolve_send_at(send_at_ms=send_at, delay_ms=delay, now_ms=NOW, horizon_days=10, past_tolerance_ms=0)
 
 
 def test_days() -> None:

@@ -12,12 +12,14 @@ from chalicelib.domain.errors import (
     InvalidInput,
     NotFound,
     PayloadTooLarge,
+    PreconditionRequired,
     StaleEtag,
     Throttled,
     WrongState,
 )
 from chalicelib.domain.model import Principal, Scope, Status
 from chalicelib.domain.schemas import AppCreate, RetrySettings
+from chalicelib.domain.times import format_ms
 from chalicelib.ports import Inserted, MessageQuery
 from chalicelib.services import apps, messages
 from chalicelib.services.context import Context
@@ -69,7 +71,9 @@ def test_schedule_with_a_delay(ctx: Context, app_id: str, clock: SettableClock) 
 
 
 def test_schedule_at_a_time_past_and_future(ctx: Context, app_id: str, clock: SettableClock) -> None:
-    assert schedule_one(ctx, app_id, sendAt="2000-01-01T00:00:00Z").message.send_at == clock.now
+    assert schedule_one(ctx, app_id, sendAt=format_ms(clock.now - 1_000)).message.send_at == clock.now
+    with pytest.raises(InvalidInput, match=r"2000-01-01T00:00:00\.000Z is 2\d years in the past"):
+        schedule_one(ctx, app_id, sendAt="2000-01-01T00:00:00Z")
     future = schedule_one(ctx, app_id, sendAt="2030-01-01T00:00:00+01:00", maxAttempts=2).message
     assert future.send_at == 1_893_452_400_000
     assert future.max_attempts == 2
@@ -177,7 +181,7 @@ def test_duplicate_keys_inside_one_batch(ctx: Context, app_id: str) -> None:
 
 def test_change_time_and_payload_with_the_etag(ctx: Context, app_id: str, clock: SettableClock) -> None:
     message = schedule_one(ctx, app_id).message
-    with pytest.raises(StaleEtag):
+    with pytest.raises(PreconditionRequired):
         messages.change(ctx, ALICE, message.id, {"payload": 2}, None)
     with pytest.raises(StaleEtag):
         messages.change(ctx, ALICE, message.id, {"payload": 2}, '"7"')
