@@ -11,7 +11,9 @@ from __future__ import annotations
 from chalicelib import api, authorizer, console, observability, triggers
 from chalicelib.threadlocal import ThreadSafeChalice
 
-app = ThreadSafeChalice(app_name="scheduler")
+# configure_logs=False: Chalice would set the `scheduler` logger to ERROR and stop it propagating, which
+# silences the `scheduler.access` and `scheduler.delivery` INFO lines; the process configures logging.
+app = ThreadSafeChalice(app_name="scheduler", configure_logs=False)
 api.register(app)
 app.register_blueprint(console.bp)
 app.register_blueprint(authorizer.bp)

@@ -25,7 +25,7 @@ from chalicelib.domain.delivery import AttemptOutcome
 from chalicelib.domain.model import App, FailureReason, Message, Status
 from chalicelib.domain.retry import usage_of_transition
 from chalicelib.ports import Clock
-from chalicelib.services.delivery import Skip, outcome_transition, plan_attempt
+from chalicelib.services.delivery import Skip, log_result, outcome_transition, plan_attempt
 from scheduler_local.duequeue import Claimed, Completion, DueQueue
 from scheduler_local.stats import DeliveryStats
 from scheduler_local.stores import SqliteAppStore
@@ -255,6 +255,10 @@ class Engine:
         stale = self._complete_with_retries(batch)
         for message in stale:
             log.warning("result for %s was stale and dropped", message.id)
+        dropped = {(message.id, message.gen) for message in stale}
+        for completion in batch:
+            if (completion.message.id, completion.message.gen) not in dropped:
+                log_result(completion.message, completion.attempt)
         self.stats.record(batch)
         retry_due = [c.message.due_at for c in batch if c.message.status is Status.SCHEDULED]
         with self._cv:

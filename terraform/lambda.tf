@@ -38,6 +38,7 @@ resource "aws_lambda_function" "api_handler" {
       # The web console's Cognito sign-in (hosted UI, authorization code + PKCE with the public client).
       SCHEDULER_CONSOLE_COGNITO_DOMAIN    = local.cognito_hosted_ui
       SCHEDULER_CONSOLE_COGNITO_CLIENT_ID = aws_cognito_user_pool_client.this.id
+      SCHEDULER_PAST_TOLERANCE_S      = tostring(var.past_tolerance_s)
     })
   }
 

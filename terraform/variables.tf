@@ -250,6 +250,17 @@ variable "max_horizon_days" {
   }
 }
 
+variable "past_tolerance_s" {
+  description = "How far in the past a sendAt may be and still mean now; further back is a 400 (SCHEDULER_PAST_TOLERANCE_S)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.past_tolerance_s >= 0
+    error_message = "past_tolerance_s: at least 0."
+  }
+}
+
 # ---------------------------------------------------------------------------------------------
 # Monitoring
 # ---------------------------------------------------------------------------------------------

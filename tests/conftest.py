@@ -133,10 +133,12 @@ def check_contract(method: str, path: str, response: HTTPResponse) -> None:
             else:
                 check_model(op.result, item)
     else:
-        expected = {"days": {"items"}, "feed": {"items", "nextCursor", "resumeCursor"}}.get(
+        expected = {"days": {"items", "from", "to", "plan"}, "feed": {"items", "nextCursor", "resumeCursor"}}.get(
             op.shape, {"items", "nextCursor"}
         )
         assert set(body) == expected, body
+        if op.shape == "days":
+            check_model(schemas.PlanOut, body["plan"])
         for item in body["items"]:
             check_model(op.result, item)
 

@@ -99,7 +99,11 @@ _QUERY: dict[str, dict[str, Any]] = {
     "status": {"type": "string", "enum": [status.value for status in Status]},
     "sendAfter": {"type": "string", "format": "date-time", "description": "sendAt at or after (inclusive)"},
     "sendBefore": {"type": "string", "format": "date-time", "description": "sendAt at or before (inclusive)"},
-    "from": {"type": "string", "format": "date", "description": "first day (default: 29 days before `to`)"},
+    "from": {
+        "type": "string",
+        "format": "date",
+        "description": "first day (default: 29 days before `to`, listing only days with activity)",
+    },
     "to": {"type": "string", "format": "date", "description": "last day (default: today, UTC)"},
 }
 _HEADERS: dict[str, dict[str, Any]] = {
@@ -147,6 +151,7 @@ _RESPONSE_MODELS = (
     s.MessageOut,
     s.AttemptOut,
     s.UsageOut,
+    s.PlanOut,
     s.ErrorResponse,
 )
 
@@ -246,7 +251,11 @@ def _result(op: Operation, ref: Any) -> dict[str, Any]:
         "properties": {"items": {"type": "array", "items": one}},
         "required": ["items"],
     }
-    if op.shape != "days":  # every list but usage days carries a cursor
+    if op.shape == "days":  # the one list without a cursor: the period it covers and the plan instead
+        day = {"type": "string", "format": "date"}
+        listing["properties"] |= {"from": day, "to": day, "plan": ref(s.PlanOut, "serialization")}
+        listing["required"] += ["from", "to", "plan"]
+    else:
         listing["properties"]["nextCursor"] = {"type": ["string", "null"]}
         listing["required"].append("nextCursor")
     if op.shape == "feed":

@@ -13,6 +13,7 @@ from chalice.app import Response
 
 from chalicelib.domain.model import ApiKey, App, Attempt, Message, Page, Plan, Principal, Tenant, UsageDay
 from chalicelib.domain.times import format_ms, format_optional
+from chalicelib.services.usage import Usage
 
 T = TypeVar("T")
 MASK = "***"
@@ -51,12 +52,7 @@ def caller(value: Principal, plan: Plan) -> dict[str, Any]:
         "tenantId": value.tenant_id,
         "keyId": value.key_id,
         "scopes": sorted(scope.value for scope in value.scopes),
-        "plan": {
-            "name": value.plan or plan.name,
-            "ratePerSecond": plan.rate_per_s,
-            "burst": plan.burst,
-            "dailyQuota": plan.daily_quota,
-        },
+        "plan": plan_limits(plan, name=value.plan or plan.name),
     }
 
 
@@ -84,6 +80,7 @@ def message(value: Message, payload: Any = NO_PAYLOAD) -> dict[str, Any]:
         "sendAt": format_ms(value.send_at),
         "createdAt": format_ms(value.created_at),
         "attempts": value.attempts,
+        "roundAttempts": value.round_attempts,
         "maxAttempts": value.max_attempts,
         "nextAttemptAt": format_optional(value.next_attempt_at),
         "deliveredAt": format_optional(value.delivered_at),
@@ -119,6 +116,26 @@ def usage_day(value: UsageDay) -> dict[str, Any]:
         "delivered": value.delivered,
         "failed": value.failed,
         "attempts": value.attempts,
+    }
+
+
+def usage(value: Usage) -> dict[str, Any]:
+    """`GET /usage`: the days, the period they cover, and the plan's limits (null = no limit)."""
+    return {
+        "items": [usage_day(day) for day in value.days],
+        "from": value.first_day,
+        "to": value.last_day,
+        "plan": plan_limits(value.plan, name=value.plan_name),
+    }
+
+
+def plan_limits(value: Plan, *, name: str | None = None) -> dict[str, Any]:
+    """A plan's limits (null: no limit); `name` is the tenant's plan when it fell back to the default's limits."""
+    return {
+        "name": name or value.name,
+        "ratePerSecond": value.rate_per_s,
+        "burst": value.burst,
+        "dailyQuota": value.daily_quota,
     }
 
 

@@ -17,10 +17,11 @@ guard = Guard(bp)
 @bp.route("/usage", methods=["GET"])
 @guard.secured(Scope.READ)
 def get_usage(call: Call) -> Response:
-    """Counters per UTC day from `from` to `to` (dates; default the last 30 days), every day listed."""
+    """Counters per UTC day: every day from `from` to `to`, or by default the days with activity in the
+    last 30; with the period covered and the limits of the caller's plan."""
     query = params(call.request)
-    days = usage.usage(call.ctx, call.principal, first=text_param(query, "from"), last=text_param(query, "to"))
-    return present.response({"items": [present.usage_day(day) for day in days]})
+    found = usage.usage(call.ctx, call.principal, first=text_param(query, "from"), last=text_param(query, "to"))
+    return present.response(present.usage(found))
 
 
 @bp.route("/attempts", methods=["GET"])

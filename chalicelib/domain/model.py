@@ -162,6 +162,11 @@ class Message:
         return self.due_at if self.status is Status.SCHEDULED else None
 
     @property
+    def round_attempts(self) -> int:
+        """Attempts since the last redrive (all of them when never redriven): what `max_attempts` bounds."""
+        return self.attempts - self.attempts_base
+
+    @property
     def attempts_left(self) -> int:
         """Attempts this message may still make before it is exhausted."""
         return self.max_attempts - (self.attempts - self.attempts_base)

@@ -203,7 +203,7 @@ class KeyOut(BaseModel):
 
 
 class PlanOut(BaseModel):
-    """A plan's limits (null: no limit)."""
+    """A plan's limits (null: no limit), on `GET /me` and `GET /usage`."""
 
     name: str
     ratePerSecond: float | None
@@ -246,7 +246,10 @@ class MessageOut(BaseModel):
     status: Literal["scheduled", "delivering", "delivered", "failed", "cancelled"]
     sendAt: Timestamp
     createdAt: Timestamp
-    attempts: int
+    attempts: int = Field(description="every attempt made, across redrives")
+    roundAttempts: int | None = Field(
+        default=None, description="attempts since the last redrive (maxAttempts bounds this count)"
+    )
     maxAttempts: int
     nextAttemptAt: Timestamp | None
     deliveredAt: Timestamp | None

@@ -7,6 +7,7 @@ from the store write, so each backend batches or parallelises as it likes.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
@@ -14,6 +15,8 @@ from chalicelib.domain.model import App, Attempt, FailureReason, Message, Status
 from chalicelib.domain.retry import after_attempt, expire_unattempted, is_expired, usage_of_transition
 from chalicelib.domain.times import format_ms
 from chalicelib.ports import MessageStore
+
+log = logging.getLogger("scheduler.delivery")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +79,49 @@ def record_outcome(
     """Store the attempt and the message's next state in one atomic write."""
     after, attempt, usage = outcome_transition(claimed, outcome, finished_at=finished_at, jitter=jitter)
     store.save(after, expected_gen=claimed.gen, attempt=attempt, usage=usage)
+    log_result(after, attempt)
     return after
 
 
 def record_skip(store: MessageStore, claimed: Message, skip: Skip) -> Message:
     """Store the end of a message that was claimed but not attempted."""
     store.save(skip.message, expected_gen=claimed.gen, usage=skip.usage)
+    log_result(skip.message, None)
     return skip.message
+
+
+def log_result(message: Message, attempt: Attempt | None) -> None:
+    """One INFO line for a recorded delivery result: the message, its attempt (this round's number and
+    the round's budget), the HTTP status and time, then what happens next: delivered, a retry at a time,
+    or the final state with its reason. Keys for `LOG_FORMAT=json`; never a payload or a header."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    keys: dict[str, object] = {"messageId": message.id, "tenant": message.tenant_id, "appId": message.app_id}
+    if message.status is Status.DELIVERED:
+        outcome = "delivered"
+    elif message.status is Status.SCHEDULED:
+        outcome = f"retry at {format_ms(message.due_at)}"
+        keys["nextAttemptAt"] = format_ms(message.due_at)
+    else:
+        reason = message.failure_reason.value if message.failure_reason else "unknown"
+        outcome = f"{message.status.value}: {reason}"
+        keys["failureReason"] = reason
+    keys["outcome"] = message.status.value if message.status is not Status.SCHEDULED else "retry"
+    if attempt is None:
+        log.info("%s ended without an attempt, %s", message.id, outcome, extra=keys)
+        return
+    status = "no response" if attempt.status_code is None else str(attempt.status_code)
+    keys |= {"attempt": message.round_attempts, "maxAttempts": message.max_attempts}
+    keys |= {"statusCode": attempt.status_code, "ms": attempt.duration_ms}
+    detail = "" if attempt.error is None or attempt.status_code is not None else f" ({attempt.error})"
+    log.info(
+        "%s attempt %d/%d %s%s in %dms, %s",
+        message.id,
+        message.round_attempts,
+        message.max_attempts,
+        status,
+        detail,
+        attempt.duration_ms,
+        outcome,
+        extra=keys,
+    )

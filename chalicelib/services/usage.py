@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.domain.model import Principal, UsageDay
+from chalicelib.domain.model import Plan, Principal, UsageDay
 from chalicelib.domain.times import day_of, parse_day
 from chalicelib.services.context import Context
 
@@ -13,8 +14,20 @@ DEFAULT_DAYS = 30
 MAX_DAYS = 366
 
 
-def usage(ctx: Context, principal: Principal, *, first: str | None, last: str | None) -> list[UsageDay]:
-    """Counters per day between `first` and `last` (inclusive; default the last 30 days); days with no use are 0."""
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What `GET /usage` answers: the days of the period and the plan whose limits apply."""
+
+    first_day: str
+    last_day: str
+    days: list[UsageDay]
+    plan: Plan
+    plan_name: str  # the tenant's plan (its limits are the default plan's if it left the configuration)
+
+
+def usage(ctx: Context, principal: Principal, *, first: str | None, last: str | None) -> Usage:
+    """Counters per day. With `first`/`last` (inclusive) every day of that range is listed, zeros too;
+    by default the days with activity in the last 30 (a new tenant sees no wall of zeros)."""
     today = parse_day(day_of(ctx.clock.now_ms()), field="to")
     last_day = parse_day(last, field="to") if last else today
     first_day = parse_day(first, field="from") if first else last_day - timedelta(days=DEFAULT_DAYS - 1)
@@ -25,6 +38,15 @@ def usage(ctx: Context, principal: Principal, *, first: str | None, last: str | 
     stored = {
         day.date: day for day in ctx.usage.usage(principal.tenant_id, first_day.isoformat(), last_day.isoformat())
     }
+    plan = ctx.settings.plan(principal.plan)
+    if first is None and last is None:
+        active = [day for key, day in sorted(stored.items()) if _active(day)]
+        return Usage(first_day.isoformat(), last_day.isoformat(), active, plan, principal.plan or plan.name)
     span = (last_day - first_day).days + 1
-    days = (first_day + timedelta(days=offset) for offset in range(span))
-    return [stored.get(day.isoformat()) or UsageDay(day.isoformat()) for day in days]
+    dates = (first_day + timedelta(days=offset) for offset in range(span))
+    days = [stored.get(day.isoformat()) or UsageDay(day.isoformat()) for day in dates]
+    return Usage(first_day.isoformat(), last_day.isoformat(), days, plan, principal.plan or plan.name)
+
+
+def _active(day: UsageDay) -> bool:
+    return bool(day.scheduled or day.delivered or day.failed or day.attempts)

@@ -83,7 +83,7 @@ def test_a_redelivered_batch_claims_nothing_and_meters_once(
     assert lambdas.lambda_.invoke("deliver", batch).payload == {"batchItemFailures": []}
     assert lambdas.lambda_.invoke("deliver", batch).payload == {"batchItemFailures": []}  # SQS redelivery
     assert len(sender.sent) == 1
-    [day] = [d for d in usage.usage(runtime.context, tenant.principal, first=None, last=None) if d.scheduled]
+    [day] = [d for d in usage.usage(runtime.context, tenant.principal, first=None, last=None).days if d.scheduled]
     assert (day.scheduled, day.delivered, day.failed, day.attempts) == (1, 1, 0, 1)
 
 

@@ -147,7 +147,7 @@ def test_delivery_records_attempt_and_usage_once(ctx: Context, clock) -> None:
     assert done.status is Status.DELIVERED and done.late_ms == 0
     attempts = messages.attempts(ctx, who, message.id)
     assert [(a.n, a.status_code, a.response_snippet) for a in attempts] == [(1, 503, "busy"), (2, 200, "ok")]
-    [day] = [d for d in usage.usage(ctx, who, first=None, last=None) if d.scheduled]
+    [day] = [d for d in usage.usage(ctx, who, first=None, last=None).days if d.scheduled]
     assert (day.scheduled, day.delivered, day.failed, day.attempts) == (1, 1, 0, 2)
 
 

@@ -28,6 +28,7 @@ def test_create_with_a_delay(admin: Api, app_id: str, clock: SettableClock, ctx:
         "sendAt": format_ms(clock.now + 1500),
         "createdAt": format_ms(clock.now),
         "attempts": 0,
+        "roundAttempts": 0,
         "maxAttempts": 8,
         "nextAttemptAt": format_ms(clock.now + 1500),
         "deliveredAt": None,

@@ -6,7 +6,7 @@ import pytest
 
 from chalicelib.domain.times import day_of
 from chalicelib.services.context import Context
-from tests.conftest import Api, Tenant, deliver
+from tests.conftest import Api, Tenant, deliver, make_tenant
 from tests.fakes import SettableClock
 
 DAY_MS = 86_400_000
@@ -27,12 +27,22 @@ def test_usage_counts_per_day(
     second_day = day_of(clock.now)
     response = reader.get("/usage")
     assert response.status_code == 200
-    days = response.json_body["items"]
-    assert len(days) == 30
-    assert days[-1] == {"date": second_day, "scheduled": 0, "delivered": 1, "failed": 1, "attempts": 3}
-    assert days[-2] == {"date": first_day, "scheduled": 7, "delivered": 0, "failed": 0, "attempts": 0}
-    assert all(day["scheduled"] == day["attempts"] == 0 for day in days[:-2])
-    assert [day["date"] for day in days] == sorted(day["date"] for day in days)
+    body = response.json_body
+    assert body["items"] == [  # by default only the days with activity: no wall of zeros on day one
+        {"date": first_day, "scheduled": 7, "delivered": 0, "failed": 0, "attempts": 0},
+        {"date": second_day, "scheduled": 0, "delivered": 1, "failed": 1, "attempts": 3},
+    ]
+    assert (body["from"], body["to"]) == (day_of(clock.now - 29 * DAY_MS), second_day)
+    assert body["plan"] == {"name": "unlimited", "ratePerSecond": None, "burst": None, "dailyQuota": None}
+    dense = reader.get(f"/usage?from={body['from']}&to={body['to']}").json_body["items"]
+    assert len(dense) == 30 and dense[-2:] == body["items"]  # an explicit range lists every day
+
+
+def test_usage_names_the_limits_of_the_callers_plan(ctx: Context, api: Api) -> None:
+    free = make_tenant(ctx, api, "small", plan="free")
+    body = api.as_(free.admin).get("/usage").json_body
+    assert body["items"] == []
+    assert body["plan"] == {"name": "free", "ratePerSecond": 10, "burst": 20, "dailyQuota": 1000}
 
 
 def test_usage_range_and_isolation(admin: Api, app_id: str, other: Tenant, api: Api, clock: SettableClock) -> None:

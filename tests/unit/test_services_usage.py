@@ -17,11 +17,27 @@ DAY_MS = 86_400_000
 ALICE = Principal("ten_alice", "pro", frozenset({Scope.READ, Scope.SEND, Scope.ADMIN}))
 
 
-def test_default_is_the_last_30_days_dense(ctx: Context, clock: SettableClock) -> None:
-    days = usage.usage(ctx, ALICE, first=None, last=None)
+@pytest.fixture
+def app_id(ctx: Context) -> str:
+    return apps.create_app(ctx, ALICE, AppCreate(name="a", url="https://example.com/")).id
+
+
+def test_default_is_the_days_with_activity_in_the_last_30(ctx: Context, clock: SettableClock, app_id: str) -> None:
+    quiet = usage.usage(ctx, ALICE, first=None, last=None)
+    assert quiet.days == []
+    assert (quiet.first_day, quiet.last_day) == (day_of(clock.now - 29 * DAY_MS), day_of(clock.now))
+    assert quiet.plan == ctx.settings.plan("pro")
+    messages.schedule(ctx, ALICE, [{"appId": app_id, "payload": 1, "delaySeconds": 0}])
+    clock.advance(3 * DAY_MS)
+    assert usage.usage(ctx, ALICE, first=None, last=None).days == [UsageDay(day_of(clock.now - 3 * DAY_MS), 1)]
+    clock.advance(27 * DAY_MS)
+    assert usage.usage(ctx, ALICE, first=None, last=None).days == []  # out of the 30 days
+
+
+def test_an_explicit_range_is_dense(ctx: Context, clock: SettableClock) -> None:
+    days = usage.usage(ctx, ALICE, first=day_of(clock.now - 29 * DAY_MS), last=None).days
     assert len(days) == 30
     assert days[-1] == UsageDay(day_of(clock.now))
-    assert days[0].date == day_of(clock.now - 29 * DAY_MS)
 
 
 def test_counts_of_scheduling_and_delivery(ctx: Context, clock: SettableClock) -> None:
@@ -34,10 +50,10 @@ def test_counts_of_scheduling_and_delivery(ctx: Context, clock: SettableClock) -
     deliver(ctx, ALICE.tenant_id, ids[1], 410)
     deliver(ctx, ALICE.tenant_id, ids[2], 500)
     tomorrow = day_of(clock.now)
-    days = usage.usage(ctx, ALICE, first=today, last=tomorrow)
+    days = usage.usage(ctx, ALICE, first=today, last=tomorrow).days
     assert days == [UsageDay(today, scheduled=4), UsageDay(tomorrow, delivered=1, failed=1, attempts=3)]
     other = Principal("ten_other", "pro", ALICE.scopes)
-    assert usage.usage(ctx, other, first=today, last=tomorrow) == [UsageDay(today), UsageDay(tomorrow)]
+    assert usage.usage(ctx, other, first=today, last=tomorrow).days == [UsageDay(today), UsageDay(tomorrow)]
 
 
 @pytest.mark.parametrize(
@@ -50,4 +66,4 @@ def test_bad_ranges(ctx: Context, first: str | None, last: str | None) -> None:
 
 
 def test_a_366_day_range_is_allowed(ctx: Context) -> None:
-    assert len(usage.usage(ctx, ALICE, first="2025-01-01", last="2026-01-01")) == 366
+    assert len(usage.usage(ctx, ALICE, first="2025-01-01", last="2026-01-01").days) == 366

@@ -14,6 +14,8 @@ def test_defaults_match_the_readme() -> None:
     assert (settings.backend, settings.data_dir, settings.allow_private_targets) == ("local", Path(".scheduler"), True)
     assert (settings.max_horizon_days, settings.delivery_timeout_s, settings.retention_days) == (3650, 10.0, 30)
     assert settings_from({"SCHEDULER_BACKEND": "aws"}).allow_private_targets is False
+    assert settings.past_tolerance_s == 300
+    assert settings_from({"SCHEDULER_PAST_TOLERANCE_S": "0"}).past_tolerance_s == 0
 
 
 @pytest.mark.parametrize(
@@ -23,6 +25,7 @@ def test_defaults_match_the_readme() -> None:
         ({"SCHEDULER_ADMIN_KEY": "short"}, "at least 24"),
         ({"SCHEDULER_MAX_HORIZON_DAYS": "ten"}, "whole number"),
         ({"SCHEDULER_MAX_HORIZON_DAYS": "0"}, "at least 1"),
+        ({"SCHEDULER_PAST_TOLERANCE_S": "-1"}, "at least 0"),
         ({"SCHEDULER_DELIVERY_TIMEOUT_S": "0"}, "between"),
         ({"SCHEDULER_ALLOW_PRIVATE_TARGETS": "maybe"}, "true or false"),
         ({"SCHEDULER_PLANS": "{not json"}, "SCHEDULER_PLANS"),
