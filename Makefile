@@ -62,12 +62,16 @@ PACKAGE_DIR := build/chalice
 
 # What terraform/ deploys: build/chalice/deployment.zip (app + Linux wheels) and chalice.tf.json
 # (handlers, OpenAPI body). Needs PyPI, not AWS credentials (Chalice's CLI only wants a region name).
+# The region is the `region` of TFVARS, the file `terraform apply -var-file` is given (docs/deploy-aws.md).
+TFVARS ?= terraform/envs/dev.tfvars
+TFVARS_REGION = $(shell sed -n 's/^[[:space:]]*region[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' $(TFVARS) 2>/dev/null)
 package: $(STAMP)
+	@test -n "$(TFVARS_REGION)" || { echo "make package: no region = \"...\" line in $(TFVARS) (set TFVARS=<your tfvars>)"; exit 2; }
 	rm -rf $(PACKAGE_DIR)
 	@# Chalice zips chalicelib/ as it is on disk: bytecode caches (and folders left behind by a move) would ship too
 	find chalicelib -name __pycache__ -type d -prune -exec rm -rf {} +
 	find chalicelib -type d -empty -delete
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --pkg-format terraform --stage $(CHALICE_STAGE) $(PACKAGE_DIR)
+	AWS_DEFAULT_REGION=$(TFVARS_REGION) $(BIN)/chalice package --pkg-format terraform --stage $(CHALICE_STAGE) $(PACKAGE_DIR)
 
 # checkov pins many packages of its own, so it gets its own virtualenv, pinned by tools-constraints.txt.
 $(TOOLS_STAMP): tools-constraints.txt
