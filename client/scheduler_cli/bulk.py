@@ -3,12 +3,14 @@
 Each line is a message create body (`{"appId", "payload", "sendAt" | "delaySeconds", ...}`); `--app`,
 `--at`/`--in` and `--max-attempts` fill what a line leaves out. The whole file is checked before
 anything is sent. Batches hold at most 100 messages and stay well under the 5 MB body limit; every
-message carries an idempotency key, so a retried batch never schedules twice.
+message carries an idempotency key, so a retried batch never schedules twice: that is also what lets
+a batch wait out a server restart (`cli.reconnect`) and be sent again.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Iterator
@@ -103,13 +105,18 @@ def batches(lines: list[Line]) -> Iterator[list[Line]]:
 
 def send_file(args: argparse.Namespace, session: Session) -> int:
     """Send every line; print failures (or, with `--json`, every result); exit 1 if any failed."""
+    from scheduler_cli.reconnect import Reconnect
+    from scheduler_client import calls
+
     lines = parse_lines(read_lines(args.file), defaults_of(args))
     client = session.client()
     progress = output.Progress(len(lines), enabled=not session.json)
     outcome = Outcome()
+    reconnect = Reconnect("send")
     try:
         for batch in batches(lines):
-            items = client.send_batch([line.body for line in batch])
+            call = calls.send_batch([line.body for line in batch])  # keys fixed once: resending is safe
+            items = reconnect.call(functools.partial(client.run, call))
             _record(outcome, batch, items)
             progress.update(outcome.scheduled + outcome.failed, outcome.failed)
     finally:  # also when a batch is refused as a whole: say what was sent before the error

@@ -1,4 +1,4 @@
-"""`scheduler send|ls|show|cancel|redrive|attempts|usage`: messages, their attempts and metering."""
+"""`scheduler send|ls|show|reschedule|cancel|redrive|attempts|usage`: messages, their attempts and metering."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scheduler_cli import output
+from scheduler_cli import outcome, output
 from scheduler_cli.runtime import Session, UsageError, command, common_options
 from scheduler_cli.timeparse import format_utc, parse_duration, since
 
@@ -40,6 +40,18 @@ def add_parsers(commands: Any) -> None:
         parser = commands.add_parser(name, parents=[common], help=text)
         parser.add_argument("message_id", metavar="MESSAGE_ID")
         parser.set_defaults(handler=handler)
+    moving = commands.add_parser(
+        "reschedule",
+        parents=[common],
+        help="move a scheduled message to another time (and/or give it a new payload)",
+        description="Move a scheduled message (also one waiting for a retry): --in from now or --at a time; "
+        "--data replaces its payload. --if-match ETAG refuses the change if the message changed meanwhile.",
+    )
+    moving.add_argument("message_id", metavar="MESSAGE_ID")
+    _add_when(moving, required=False)
+    moving.add_argument("--data", help="new payload: JSON text, @file, or - for stdin")
+    moving.add_argument("--if-match", default="*", metavar="ETAG", help="the etag it must still have (default: any)")
+    moving.set_defaults(handler=reschedule)
     redrive_parser = commands.add_parser("redrive", parents=[common], help="schedule a failed/cancelled message again")
     redrive_parser.add_argument("message_id", metavar="MESSAGE_ID")
     _add_when(redrive_parser, required=False)
@@ -150,7 +162,7 @@ def _row(message: Message) -> list[Any]:
         message.appId,
         message.status,
         message.sendAt,
-        f"{message.attempts}/{message.maxAttempts}",
+        outcome.attempts_text(message),
         message.lateMs,
         message.failureReason,
     ]
@@ -170,8 +182,8 @@ def show(args: argparse.Namespace, session: Session) -> int:
             ("status", message.status),
             ("send at", message.sendAt),
             ("created", message.createdAt),
-            ("attempts", f"{message.attempts}/{message.maxAttempts}"),
-            ("next attempt", message.nextAttemptAt),
+            ("attempts", outcome.attempts_text(message)),
+            ("next", outcome.next_step(message)),
             ("delivered", message.deliveredAt),
             ("late ms", message.lateMs),
             ("failure", message.failureReason),
@@ -188,6 +200,17 @@ def show(args: argparse.Namespace, session: Session) -> int:
 def cancel(args: argparse.Namespace, session: Session) -> int:
     """`cancel MESSAGE_ID`."""
     return _changed(session, session.client().cancel_message(args.message_id))
+
+
+@command
+def reschedule(args: argparse.Namespace, session: Session) -> int:
+    """`reschedule MESSAGE_ID (--in D | --at T) [--data ...] [--if-match ETAG]`."""
+    if args.at is None and args.delay is None and args.data is None:
+        raise UsageError("reschedule needs --in or --at (and/or --data)")
+    changes: dict[str, Any] = {"send_at": args.at, "delay_seconds": args.delay, "if_match": args.if_match}
+    if args.data is not None:
+        changes["payload"] = read_data(args.data)
+    return _changed(session, session.client().update_message(args.message_id, **changes))
 
 
 @command

@@ -242,10 +242,20 @@ class AsyncSchedulerClient:
         return await self.run(calls.get_message(message_id))
 
     async def update_message(
-        self, message_id: str, *, send_at: Instant | None = None, payload: Any = UNSET, if_match: str = "*"
+        self,
+        message_id: str,
+        *,
+        send_at: Instant | None = None,
+        delay_seconds: float | None = None,
+        payload: Any = UNSET,
+        if_match: str = "*",
     ) -> m.Message:
-        """Move a scheduled message and/or change its payload; `if_match` is its `etag` (or `*`)."""
-        return await self.run(calls.update_message(message_id, send_at=send_at, payload=payload, if_match=if_match))
+        """Move a scheduled message (to `send_at`, or `delay_seconds` from now) and/or change its payload;
+        `if_match` is its `etag` (or `*`)."""
+        call = calls.update_message(
+            message_id, send_at=send_at, delay_seconds=delay_seconds, payload=payload, if_match=if_match
+        )
+        return await self.run(call)
 
     async def cancel_message(self, message_id: str) -> m.Message:
         """Cancel a scheduled message."""

@@ -250,9 +250,13 @@ def get_message(message_id: str) -> Call[m.Message]:
     return Call("GET", f"/messages/{segment(message_id)}", _model(m.Message), safe=True)
 
 
-def update_message(message_id: str, *, send_at: Instant | None, payload: Any, if_match: str) -> Call[m.Message]:
-    """`PATCH /messages/{id}` with `If-Match`."""
+def update_message(
+    message_id: str, *, send_at: Instant | None, payload: Any, if_match: str, delay_seconds: float | None = None
+) -> Call[m.Message]:
+    """`PATCH /messages/{id}` with `If-Match`: a new `sendAt` or `delaySeconds`, and/or the payload."""
     body: dict[str, Any] = {} if send_at is None else {"sendAt": instant(send_at)}
+    if delay_seconds is not None:
+        body["delaySeconds"] = delay_seconds
     if payload is not UNSET:
         body["payload"] = payload
     path = f"/messages/{segment(message_id)}"

@@ -10,8 +10,9 @@ The config file (`SCHEDULER_CONFIG`, else `$XDG_CONFIG_HOME/scheduler/config.tom
 
 Each setting comes from the first of: an explicit argument; the selected profile (`profile=`, else
 `SCHEDULER_PROFILE`); the environment (`SCHEDULER_URL`, `SCHEDULER_API_KEY`,
-`SCHEDULER_OPERATOR_KEY`); the profile `default` when no profile was selected; for the URL,
-`http://127.0.0.1:8000`. The file is read only when `resolve` is called.
+`SCHEDULER_OPERATOR_KEY`); the profile `default` when no profile was selected; for the URL, the
+local server `make run` starts in the same environment: `http://$HOST:$PORT` (default
+`http://127.0.0.1:8000`). The file is read only when `resolve` is called.
 """
 
 from __future__ import annotations
@@ -22,9 +23,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-__all__ = ["DEFAULT_URL", "ConfigError", "Profile", "Settings", "config_path", "load_profiles", "resolve"]
+__all__ = [
+    "DEFAULT_URL",
+    "ConfigError",
+    "Profile",
+    "Settings",
+    "config_path",
+    "load_profiles",
+    "local_url",
+    "resolve",
+]
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+_WILDCARDS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 (addresses to listen on, reached on loopback)
 
 
 class ConfigError(ValueError):
@@ -103,13 +114,27 @@ def resolve(
     chosen = profiles[selected] if selected else Profile()
     fallback = Profile() if selected else profiles.get("default", Profile())
     return Settings(
-        url=_first(url, chosen.url, env.get("SCHEDULER_URL"), fallback.url) or DEFAULT_URL,
+        url=_first(url, chosen.url, env.get("SCHEDULER_URL"), fallback.url) or local_url(env),
         api_key=_first(api_key, chosen.api_key, env.get("SCHEDULER_API_KEY"), fallback.api_key),
         operator_key=_first(
             operator_key, chosen.operator_key, env.get("SCHEDULER_OPERATOR_KEY"), fallback.operator_key
         ),
         profile=selected or ("default" if "default" in profiles else None),
     )
+
+
+def local_url(env: Mapping[str, str]) -> str:
+    """The URL of a server started with `make run` in this environment: `HOST` and `PORT` as it reads them
+    (defaults 127.0.0.1 and 8000; a wildcard address such as 0.0.0.0 is reached on loopback)."""
+    host = env.get("HOST") or "127.0.0.1"
+    port = env.get("PORT") or "8000"
+    if host in _WILDCARDS:
+        host = "127.0.0.1" if host != "::" else "::1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    if not port.isdigit():
+        raise ConfigError(f"PORT must be a port number, not {port!r}")
+    return f"http://{host}:{port}"
 
 
 def _first(*values: str | None) -> str | None:

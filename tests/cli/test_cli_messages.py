@@ -94,7 +94,8 @@ def test_ls_show_cancel_redrive(cli: Run) -> None:
     assert MESSAGE_ID.findall(limited.out) == ids[:2] and "more than 2" in limited.err
     assert [m["id"] for m in cli("ls", "--all", "--app", app, "--json").json()] == ids
     shown = cli("show", ids[0])
-    assert f"id            {ids[0]}" in shown.out and 'payload:\n{\n  "n": 1\n}\n' in shown.out
+    assert re.search(rf"^id +{ids[0]}$", shown.out, re.M) and 'payload:\n{\n  "n": 1\n}\n' in shown.out
+    assert re.search(r"^next +first attempt at \S+Z$", shown.out, re.M)
     assert cli("cancel", ids[0]).out == f"{ids[0]} cancelled\n"
     twice = cli("cancel", ids[0])
     assert twice.code == 1 and twice.err.startswith("error: wrong_state: ")

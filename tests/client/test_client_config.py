@@ -41,6 +41,27 @@ def test_without_a_file_the_environment_then_the_default_url(tmp_path: Path) -> 
     assert (settings.url, settings.api_key, settings.operator_key) == ("http://env:2", "sk_env", "op_env")
 
 
+@pytest.mark.parametrize(
+    ("host_port", "url"),
+    [
+        ({"PORT": "11650"}, "http://127.0.0.1:11650"),
+        ({"HOST": "0.0.0.0", "PORT": "9001"}, "http://127.0.0.1:9001"),
+        ({"HOST": "::", "PORT": "9001"}, "http://[::1]:9001"),
+        ({"HOST": "::1"}, "http://[::1]:8000"),
+        ({"HOST": "10.1.2.3", "PORT": "80"}, "http://10.1.2.3:80"),
+    ],
+)
+def test_without_a_url_the_local_server_of_host_and_port(tmp_path: Path, host_port: dict[str, str], url: str) -> None:
+    env = {"SCHEDULER_CONFIG": str(tmp_path / "missing.toml"), **host_port}
+    assert resolve(env=env).url == url
+    assert resolve(env={**env, "SCHEDULER_URL": "http://env:2"}).url == "http://env:2"  # an explicit URL wins
+
+
+def test_a_port_that_is_no_number_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="PORT must be a port number"):
+        resolve(env={"SCHEDULER_CONFIG": str(tmp_path / "missing.toml"), "PORT": "eighty"})
+
+
 def test_the_environment_beats_the_default_profile(config: Path) -> None:
     env = {"SCHEDULER_CONFIG": str(config)}
     assert resolve(env=env).api_key == "sk_default" and resolve(env=env).profile == "default"

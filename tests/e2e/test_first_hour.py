@@ -109,7 +109,7 @@ def test_log_format_json_writes_one_object_per_line(json_server: ServerProcess) 
 
 def test_a_bad_log_format_is_a_clear_error(tmp_path: Path) -> None:
     env = {**os.environ, "LOG_FORMAT": "xml", "SCHEDULER_DATA_DIR": str(tmp_path / "data")}
-    command = [sys.executable, "-m", "chalicelib.cli.main", "serve", "--port", "0"]
+    command = [sys.executable, "-m", "scheduler_cli.main", "serve", "--port", "0"]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "LOG_FORMAT must be text or json, not 'xml'" in done.stderr

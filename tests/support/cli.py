@@ -13,7 +13,14 @@ import pytest
 
 from scheduler_cli.main import main
 
-SETTINGS_VARIABLES = ("SCHEDULER_PROFILE", "SCHEDULER_URL", "SCHEDULER_API_KEY", "SCHEDULER_OPERATOR_KEY")
+SETTINGS_VARIABLES = (
+    "SCHEDULER_PROFILE",
+    "SCHEDULER_URL",
+    "SCHEDULER_API_KEY",
+    "SCHEDULER_OPERATOR_KEY",
+    "HOST",
+    "PORT",
+)
 
 
 @dataclass

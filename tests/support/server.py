@@ -28,16 +28,19 @@ class ServerProcess:
     """One server process on `data_dir`; `start()` returns once it listens. `command` picks the target:
     `SERVE_LOCAL` (`make run`) or `SERVE_AWS` (`make run-aws`)."""
 
-    def __init__(self, data_dir: Path, env: Mapping[str, str] | None = None, command: list[str] | None = None) -> None:
-        self.command = command or SERVE_LOCAL
+    def __init__(
+        self, data_dir: Path, env: Mapping[str, str] | None = None, command: list[str] | None = None, *, port: int = 0
+    ) -> None:
+        self.command = command or [*SERVE_LOCAL[:-1], str(port)]
         self.data_dir = data_dir
+        self.port = port  # 0: a free one; a fixed one lets a restarted server keep its URL
         self.env = {
             **os.environ,
             "SCHEDULER_DATA_DIR": str(data_dir),
             "SCHEDULER_ADMIN_KEY": ADMIN_KEY,
             "PYTHONUNBUFFERED": "1",
             "HOST": "127.0.0.1",
-            "PORT": "0",
+            "PORT": str(port),
             **(env or {}),
         }
         self.proc: subprocess.Popen[str] | None = None
