@@ -87,6 +87,7 @@ class MessageOut(BaseModel):
     sendAt: Timestamp
     createdAt: Timestamp
     attempts: int
+    roundAttempts: int | None = None  # since the last redrive (what maxAttempts bounds); None from older servers
     maxAttempts: int
     nextAttemptAt: Timestamp | None
     deliveredAt: Timestamp | None
