@@ -1,6 +1,6 @@
 """A tiny webhook receiver for trying the scheduler: prints each delivery and checks its signature.
 
-    python examples/receiver.py --port 9000 [--secret whsec_...]
+    python examples/receiver.py [--port 9100] [--secret whsec_...]     # port default: $RECEIVER_PORT or 9100
 
 With `--secret` (the app's `signingSecret`), each delivery is verified with the Standard Webhooks
 library; a bad signature is answered 401 and printed as such.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import time
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -64,9 +65,12 @@ class _Server(ThreadingHTTPServer):
 def main() -> None:
     """Serve until Ctrl-C."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, default=9000)
+    default_port = int(os.environ.get("RECEIVER_PORT") or 9100)
+    parser.add_argument("--port", type=int, default=default_port, help="default: $RECEIVER_PORT, else 9100")
     parser.add_argument("--secret", help="the app's signingSecret, to verify deliveries")
     args = parser.parse_args()
+    if str(args.port) == os.environ.get("PORT", "8000"):
+        parser.error(f"port {args.port} is the scheduler's (PORT): pick another, e.g. RECEIVER_PORT=9100")
     server = _Server(("127.0.0.1", args.port), make_handler(args.secret))
     print(f"receiving on http://127.0.0.1:{args.port}/ (Ctrl-C to stop)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):

@@ -187,6 +187,9 @@ def _show_app(session: Session, app: App) -> int:
     if session.json:
         session.emit(app)
         return 0
+    if session.quiet:
+        print(app.id)
+        return 0
     output.print_details(
         [
             ("id", app.id),

@@ -126,6 +126,8 @@ def send(args: argparse.Namespace, session: Session) -> int:
     )
     if session.json:
         session.emit(message)
+    elif session.quiet:
+        print(message.id)
     else:
         print(f"{message.id} {message.status} for {message.sendAt}")
     return 0
@@ -223,6 +225,8 @@ def redrive(args: argparse.Namespace, session: Session) -> int:
 def _changed(session: Session, message: Message) -> int:
     if session.json:
         session.emit(message)
+    elif session.quiet:
+        print(message.id)
     elif message.status == "scheduled":
         print(f"{message.id} scheduled for {message.sendAt}")
     else:

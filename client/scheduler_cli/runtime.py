@@ -32,9 +32,13 @@ def common_options() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(add_help=False)
     group = parser.add_argument_group("connection and output")
     group.add_argument("--profile", help="profile of the config file (default: $SCHEDULER_PROFILE)")
-    group.add_argument("--api-url", help="API base URL (default: $SCHEDULER_URL or http://127.0.0.1:8000)")
+    group.add_argument("--api-url", help="API base URL (default: $SCHEDULER_URL, else http://127.0.0.1:$PORT)")
     group.add_argument("--api-key", help="API key (default: $SCHEDULER_API_KEY); prefer the environment")
-    group.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
+    shape = group.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
+    shape.add_argument(
+        "-q", "--quiet", action="store_true", help="print only the id of what was created or changed (for $(...))"
+    )
     return parser
 
 
@@ -57,6 +61,11 @@ class Session:
     def json(self) -> bool:
         """Whether to print JSON."""
         return bool(getattr(self.args, "json", False))
+
+    @property
+    def quiet(self) -> bool:
+        """Whether to print only the id of what the command made or changed."""
+        return bool(getattr(self.args, "quiet", False))
 
     def settings(self) -> Settings:
         """URL and keys from the options, a profile or the environment."""
