@@ -10,7 +10,6 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,37 +17,12 @@ import pytest
 
 from scheduler_cli.reconnect import Reconnect
 from scheduler_client import SchedulerAPIError, SchedulerClient, SchedulerConnectionError
+from tests.cli.conftest import make_app
 from tests.support.cli import Run
 from tests.support.receiver import Receiver
 from tests.support.server import ADMIN_KEY, ROOT, ServerProcess, wait_until
 
 pytestmark = pytest.mark.e2e
-OPERATOR_KEY = "op_cli_first_hour_operator_key_012345"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path_factory.mktemp("cli") / "data", {"SCHEDULER_OPERATOR_KEY": OPERATOR_KEY})
-    yield process.start()
-    process.kill()
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as running:
-        yield running
-
-
-@pytest.fixture
-def cli(server: ServerProcess, run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> Run:
-    monkeypatch.setenv("SCHEDULER_URL", server.url)
-    with SchedulerClient(server.url, OPERATOR_KEY, trust_env=False) as operator:
-        monkeypatch.setenv("SCHEDULER_API_KEY", operator.create_tenant("cli", plan="unlimited").adminKey or "")
-    return run_cli
-
-
-def make_app(cli: Run, url: str = "https://example.com/hook", *extra: str) -> str:
-    return str(cli("apps", "create", "--name", "a", "--url", url, *extra, "--json").json()["id"])
 
 
 def detail(out: str, key: str) -> str:

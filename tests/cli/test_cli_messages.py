@@ -6,45 +6,18 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from scheduler_client import SchedulerClient
+from tests.cli.conftest import make_app
 from tests.support.cli import Run
 from tests.support.receiver import Receiver
 from tests.support.server import ServerProcess, wait_until
 
 pytestmark = pytest.mark.e2e
-OPERATOR_KEY = "op_cli_messages_operator_key_0123456789"
 MESSAGE_ID = re.compile(r"msg_[0-9A-Z]{26}")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path_factory.mktemp("cli") / "data", {"SCHEDULER_OPERATOR_KEY": OPERATOR_KEY})
-    yield process.start()
-    process.kill()
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as running:
-        yield running
-
-
-@pytest.fixture
-def cli(server: ServerProcess, run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> Run:
-    """`main(argv)` in-process, as the admin of a fresh tenant (env), with captured output."""
-    monkeypatch.setenv("SCHEDULER_URL", server.url)
-    with SchedulerClient(server.url, OPERATOR_KEY, trust_env=False) as operator:
-        monkeypatch.setenv("SCHEDULER_API_KEY", operator.create_tenant("cli", plan="unlimited").adminKey or "")
-    return run_cli
-
-
-def make_app(cli: Run, url: str = "https://example.com/hook", *extra: str) -> str:
-    return str(cli("apps", "create", "--name", "a", "--url", url, *extra, "--json").json()["id"])
 
 
 def test_send_one_message(cli: Run, tmp_path: Path) -> None:
