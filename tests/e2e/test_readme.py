@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import httpx
@@ -70,6 +72,10 @@ def test_the_readme_walkthrough_runs_as_written_on_other_ports(tmp_path: Path) -
     serve = [code for kind, code in blocks if kind == "serve"]
     run = [code for kind, code in blocks if kind == "run"]
     assert len(serve) == 2 and len(run) >= 3, blocks
+    has_curl = shutil.which("curl") is not None
+    if not has_curl:  # a bare machine: the CLI blocks still run; the plain-HTTP one needs curl
+        warnings.warn("curl is not installed: the README's curl block is left out of this run", stacklevel=1)
+        run = [code for code in run if "curl " not in code]
     for entry in ROOT.iterdir():
         if entry.name not in NOT_LINKED:
             (tmp_path / entry.name).symlink_to(entry)
@@ -107,7 +113,8 @@ def test_the_readme_walkthrough_runs_as_written_on_other_ports(tmp_path: Path) -
     server_log, receiver_log = outputs
     assert re.search(r"#1  200  \d+ms  delivered", done.stdout), done.stdout
     assert re.search(r"^status +delivered$", done.stdout, re.M), done.stdout
-    assert '"status":"scheduled"' in done.stdout and '"plan":' in done.stdout  # the curl answers
+    if has_curl:
+        assert '"status":"scheduled"' in done.stdout and '"plan":' in done.stdout  # the curl answers
     assert "attempt 1 " in receiver_log and '{"hello":"world"}' in receiver_log, receiver_log
     assert f"listening on http://127.0.0.1:{port}" in server_log
     assert re.search(r"scheduler\.access: POST /messages 201 [\d.]+ms tenant=default", server_log), server_log
