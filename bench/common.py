@@ -121,12 +121,13 @@ def post_batches(client: httpx.Client, messages: Sequence[dict[str, Any]], size:
 
 
 @contextlib.contextmanager
-def service_and_receiver() -> Iterator[tuple[ServerProcess, ReceiverProcess, str]]:
-    """A receiver process and a fresh `scheduler serve` with one app delivering to the receiver's `/ok`."""
+def service_and_receiver(**env: str) -> Iterator[tuple[ServerProcess, ReceiverProcess, str]]:
+    """A receiver process and a fresh `scheduler serve` (`env` over the defaults) with one app delivering to
+    the receiver's `/ok`."""
     receiver = ReceiverProcess()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            server = start_server(Path(tmp) / "data")
+            server = start_server(Path(tmp) / "data", **env)
             try:
                 with server.client() as client:
                     app_id = create_app(client, f"{receiver.base}/ok")

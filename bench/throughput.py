@@ -16,8 +16,8 @@ from typing import Any
 from bench.common import burst, delivered_today, post_batches, service_and_receiver, write_results
 
 
-def run_once(count: int) -> dict[str, Any]:
-    with service_and_receiver() as (server, receiver, app_id), server.client() as client:
+def run_once(count: int, **env: str) -> dict[str, Any]:
+    with service_and_receiver(**env) as (server, receiver, app_id), server.client() as client:
         due = int(time.time() * 1000) + max(10_000, count // 4)  # room to schedule everything first
         post_batches(client, burst(app_id, count, due))
         if not receiver.wait_for(count, timeout_s=(due / 1000 - time.time()) + count / 500 + 30):

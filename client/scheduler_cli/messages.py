@@ -252,10 +252,15 @@ def _attempt_row(attempt: Attempt) -> list[Any]:
 @command
 def usage(args: argparse.Namespace, session: Session) -> int:
     """`usage [--from DATE] [--to DATE]`."""
-    days = session.client().usage(from_date=args.from_date, to_date=args.to_date)
+    report = session.client().usage_report(from_date=args.from_date, to_date=args.to_date)
     if session.json:
-        session.emit(days)
+        session.emit(report.items)
         return 0
-    rows = [[d.date, d.scheduled, d.delivered, d.failed, d.attempts] for d in days]
-    output.print_table(["DATE", "SCHEDULED", "DELIVERED", "FAILED", "ATTEMPTS"], rows)
+    if report.items:
+        rows = [[d.date, d.scheduled, d.delivered, d.failed, d.attempts] for d in report.items]
+        output.print_table(["DATE", "SCHEDULED", "DELIVERED", "FAILED", "ATTEMPTS"], rows)
+    else:
+        print(f"no activity from {report.from_} to {report.to}")
+    if report.plan is not None:
+        print(outcome.plan_text(report.plan), file=sys.stderr)
     return 0

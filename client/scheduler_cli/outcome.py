@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from scheduler_client import Attempt, Message
+    from scheduler_client.models import PlanOut
 
 _REASONS = {
     "gone": "the endpoint answered 410 Gone",
@@ -79,3 +80,10 @@ def after_attempt(attempt: Attempt, message: Message | None) -> str:
         "failed": reason_text(message),
     }
     return f"{failed}; {then.get(message.status, message.status)}"
+
+
+def plan_text(plan: PlanOut) -> str:
+    """`plan free: 10 requests/s (burst 20), 1,000 messages a day`."""
+    rate = "no rate limit" if plan.rate is None else f"{plan.rate:g} requests/s (burst {plan.burst})"
+    quota = "no daily quota" if plan.dailyQuota is None else f"{plan.dailyQuota:,} messages a day"
+    return f"plan {plan.name}: {rate}, {quota}"

@@ -286,5 +286,10 @@ def attempts_feed(after: str | None, app_id: str | None, limit: int | None) -> C
 
 
 def usage(from_date: date | str | None, to_date: date | str | None) -> Call[list[m.UsageDay]]:
-    """`GET /usage`."""
+    """`GET /usage`: the days."""
     return Call("GET", "/usage", _items(m.UsageDay), query(**{"from": from_date, "to": to_date}), safe=True)
+
+
+def usage_report(from_date: date | str | None, to_date: date | str | None) -> Call[m.UsageReport]:
+    """`GET /usage`: the days, their period and the plan's limits."""
+    return Call("GET", "/usage", _model(m.UsageReport), query(**{"from": from_date, "to": to_date}), safe=True)

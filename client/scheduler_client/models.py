@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "ApiKey",
@@ -24,6 +24,7 @@ __all__ = [
     "Page",
     "Tenant",
     "UsageDay",
+    "UsageReport",
     "parse_batch_item",
 ]
 
@@ -119,6 +120,26 @@ class UsageOut(BaseModel):
     delivered: int
     failed: int
     attempts: int
+
+
+class PlanOut(BaseModel):
+    """The limits of the caller's plan on `GET /usage` (None = no limit)."""
+
+    name: str
+    rate: float | None
+    burst: int | None
+    dailyQuota: int | None
+
+
+class UsageReport(BaseModel):
+    """`GET /usage`: the days (by default only those with activity), the period they cover, the plan."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    items: list[UsageOut]
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None = None
+    plan: PlanOut | None = None  # None from servers before plans were reported
 
 
 Message = MessageOut

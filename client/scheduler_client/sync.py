@@ -307,8 +307,13 @@ class SchedulerClient:
                 self._sleep(wait)
 
     def usage(self, *, from_date: date | str | None = None, to_date: date | str | None = None) -> list[m.UsageDay]:
-        """Counters per UTC day (default: the last 30 days)."""
+        """Counters per UTC day: every day from `from_date` to `to_date`, by default the days with activity in
+        the last 30."""
         return self.run(calls.usage(from_date, to_date))
+
+    def usage_report(self, *, from_date: date | str | None = None, to_date: date | str | None = None) -> m.UsageReport:
+        """`usage`, with the period it covers and the limits of the caller's plan."""
+        return self.run(calls.usage_report(from_date, to_date))
 
     def _iterate(self, page_call: Callable[[str | None], Call[m.Page[T]]]) -> Iterator[T]:
         cursor: str | None = None

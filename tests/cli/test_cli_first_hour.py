@@ -10,6 +10,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,21 @@ def test_tail_says_retry_at_or_gave_up(cli: Run, server: ServerProcess, receiver
         rf"\S+Z  {second}  #1  500  \d+ms  failed: http_status: 500; gave up after 1 attempt \(maxAttempts 1\)",
         lines[second],
     )
+
+
+def test_usage_on_day_one_is_no_wall_of_zeros(cli: Run) -> None:
+    fresh = cli("usage")
+    assert fresh.code == 0
+    assert re.fullmatch(r"no activity from \d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}\n", fresh.out)
+    assert fresh.err == "plan unlimited: no rate limit, no daily quota\n"
+
+
+def test_plan_text_names_the_limits() -> None:
+    from scheduler_cli.outcome import plan_text
+    from scheduler_client.models import PlanOut
+
+    free = PlanOut(name="free", rate=10, burst=20, dailyQuota=1000)
+    assert plan_text(free) == "plan free: 10 requests/s (burst 20), 1,000 messages a day"
 
 
 def test_reconnect_backs_off_says_so_and_passes_other_errors_through() -> None:
@@ -170,10 +186,16 @@ def test_tail_outlives_a_server_restart(tmp_path: Path, receiver: Receiver) -> N
             http.post("/messages", json={"appId": app, "payload": 1, "delaySeconds": 0})
         wait_until(lambda: len(receiver.records) >= 1)
         first.kill()
+        said: list[str] = []
+        assert tail.stderr is not None
+        threading.Thread(target=lambda: said.extend(tail.stderr or ()), daemon=True).start()
+        wait_until(lambda: any("lost the server" in line for line in said), timeout_s=60)  # down for a while
         second = ServerProcess(tmp_path / "data", port=port).start()
         with second.client() as http:
             http.post("/messages", json={"appId": app, "payload": 2, "delaySeconds": 0})
-        out, err = tail.communicate(timeout=60)
+        out = tail.stdout.read() if tail.stdout else ""
+        tail.wait(60)
+        err = "".join(said)
     finally:
         tail.kill()
         for process in (first, second):

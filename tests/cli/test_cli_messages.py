@@ -106,6 +106,7 @@ def test_attempts_and_usage(cli: Run, receiver: Receiver) -> None:
         "DATE        SCHEDULED  DELIVERED  FAILED  ATTEMPTS",
         f"{today}  1          1          0       1",
     ]
+    assert usage.err == "plan unlimited: no rate limit, no daily quota\n"
     bad = cli("usage", "--from", "yesterday")
     assert bad.code == 1 and bad.err.startswith("error: validation_error: ")
 

@@ -26,6 +26,7 @@ PAIRS = [
     (client.MessageOut, server.MessageOut),
     (client.AttemptOut, server.AttemptOut),
     (client.UsageOut, server.UsageOut),
+    (client.PlanOut, server.PlanOut),
 ]
 
 

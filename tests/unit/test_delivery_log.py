@@ -8,9 +8,10 @@ import logging
 
 import pytest
 
+from chalicelib.domain.delivery import AttemptOutcome
 from chalicelib.domain.model import Attempt, FailureReason, Message, Status
 from chalicelib.domain.times import format_ms
-from chalicelib.services.delivery import log_result
+from chalicelib.services.delivery import log_result, record_outcome
 
 NOW = 1_800_000_000_000
 BASE = Message("msg_1", "ten_1", "app_1", Status.SCHEDULED, NOW, NOW, NOW, max_attempts=3)
@@ -61,3 +62,24 @@ def test_nothing_is_formatted_when_info_is_off(caplog: pytest.LogCaptureFixture)
     with caplog.at_level(logging.WARNING, logger="scheduler.delivery"):
         log_result(BASE, _attempt(1, 500))
     assert caplog.records == []
+
+
+class _Store:
+    """Just enough of a MessageStore for `record_outcome` (the AWS delivery Lambda's write)."""
+
+    def __init__(self) -> None:
+        self.saved: list[Message] = []
+
+    def save(self, message: Message, **_: object) -> None:
+        self.saved.append(message)
+
+
+def test_the_aws_path_logs_after_its_write(caplog: pytest.LogCaptureFixture) -> None:
+    claimed = dataclasses.replace(BASE, status=Status.DELIVERING)
+    outcome = AttemptOutcome(NOW, 9, 500, "http_status: 500", "", None)
+    store = _Store()
+    with caplog.at_level(logging.INFO, logger="scheduler.delivery"):
+        after = record_outcome(store, claimed, outcome, finished_at=NOW + 9, jitter=0.5)  # type: ignore[arg-type]
+    assert store.saved == [after]
+    [record] = caplog.records
+    assert record.getMessage() == f"msg_1 attempt 1/3 500 in 9ms, retry at {format_ms(after.due_at)}"
