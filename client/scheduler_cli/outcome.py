@@ -84,6 +84,6 @@ def after_attempt(attempt: Attempt, message: Message | None) -> str:
 
 def plan_text(plan: PlanOut) -> str:
     """`plan free: 10 requests/s (burst 20), 1,000 messages a day`."""
-    rate = "no rate limit" if plan.rate is None else f"{plan.rate:g} requests/s (burst {plan.burst})"
+    rate = "no rate limit" if plan.ratePerSecond is None else f"{plan.ratePerSecond:g} requests/s (burst {plan.burst})"
     quota = "no daily quota" if plan.dailyQuota is None else f"{plan.dailyQuota:,} messages a day"
     return f"plan {plan.name}: {rate}, {quota}"

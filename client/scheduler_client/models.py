@@ -123,10 +123,10 @@ class UsageOut(BaseModel):
 
 
 class PlanOut(BaseModel):
-    """The limits of the caller's plan on `GET /usage` (None = no limit)."""
+    """A plan's limits, on `GET /usage` and `GET /me` (None = no limit)."""
 
     name: str
-    rate: float | None
+    ratePerSecond: float | None
     burst: int | None
     dailyQuota: int | None
 
