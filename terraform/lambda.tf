@@ -35,10 +35,10 @@ resource "aws_lambda_function" "api_handler" {
       SCHEDULER_USAGE_PLAN_IDS        = local.usage_plan_ids_json
       SCHEDULER_RETENTION_DAYS        = tostring(var.retention_days)
       SCHEDULER_MAX_HORIZON_DAYS      = tostring(var.max_horizon_days)
+      SCHEDULER_PAST_TOLERANCE_S      = tostring(var.past_tolerance_s)
       # The web console's Cognito sign-in (hosted UI, authorization code + PKCE with the public client).
       SCHEDULER_CONSOLE_COGNITO_DOMAIN    = local.cognito_hosted_ui
       SCHEDULER_CONSOLE_COGNITO_CLIENT_ID = aws_cognito_user_pool_client.this.id
-      SCHEDULER_PAST_TOLERANCE_S      = tostring(var.past_tolerance_s)
     })
   }
 
