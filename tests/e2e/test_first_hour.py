@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.receiver import Receiver
-from tests.support.server import ADMIN_KEY, ROOT, ServerProcess, wait_until
+from tests.support.server import ADMIN_KEY, ROOT, SERVE_AWS, ServerProcess, wait_until
 
 ERROR_BODY = re.compile(rb'^\{"error":\{"code":"[a-z_]+","message":"[^"]*"(,"field":"[^"]*")?\}\}$')
 
@@ -35,10 +35,11 @@ def test_every_error_has_one_body_format(server: ServerProcess) -> None:
             "unknown field": http.post("/messages", json={"appID": app, "payload": 1, "delaySeconds": 1}),
             "past": http.post("/messages", json={"appId": app, "payload": 1, "sendAt": "2016-01-01T00:00:00Z"}),
         }
+    on_aws = server.command == SERVE_AWS
     statuses = {name: answer.status_code for name, answer in answers.items()}
     assert statuses == {
         "unknown route": 404,
-        "405": 405,
+        "405": 404 if on_aws else 405,  # API Gateway has no 405: a method a path lacks is its "no route"
         "bad json": 400,
         "415": 415,
         "404": 404,
@@ -50,7 +51,8 @@ def test_every_error_has_one_body_format(server: ServerProcess) -> None:
     for name, answer in answers.items():
         assert ERROR_BODY.match(answer.content), (name, answer.content)
         assert answer.headers["content-type"] == "application/json", name
-    assert answers["405"].headers["allow"] == "GET, POST"
+    if not on_aws:
+        assert answers["405"].headers["allow"] == "GET, POST"
     assert answers["428"].json()["error"] == {
         "code": "precondition_required",
         "message": "send If-Match with the message's etag (or *)",
@@ -65,8 +67,9 @@ def _log_lines(server: ServerProcess) -> list[str]:
 
 
 def test_info_logs_one_access_line_per_request_and_one_line_per_delivery_outcome(
-    server: ServerProcess, receiver: Receiver
+    local_server: ServerProcess, receiver: Receiver
 ) -> None:
+    server = local_server  # the local server's own output (on AWS each Lambda logs to CloudWatch)
     with server.client() as http:
         app = http.post("/apps", json={"name": "logs", "url": receiver.url("/flaky/1")}).json()["id"]
         ok = http.post("/messages", json={"appId": app, "payload": 1, "delaySeconds": 0, "maxAttempts": 2}).json()
