@@ -32,7 +32,7 @@ from chalicelib.domain.model import Message
 from chalicelib.domain.schemas import AppCreate, TenantCreate
 from chalicelib.services import accounts, apps, messages
 from tests.aws import support
-from tests.fakes import SettableClock
+from tests.support.doubles import SettableClock
 
 RESULTS = ROOT / "bench" / "results" / "aws_calls.json"
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"}

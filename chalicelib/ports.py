@@ -5,11 +5,15 @@ Rules every adapter keeps (the conformance suite in tests/contract checks them):
 - `MessageStore.save` writes only if the stored `gen` equals `expected_gen`, else raises
   `ConcurrentUpdate`; a `usage` delta given with a write is applied in the same atomic step.
 - Lists are ordered as documented and cursors are opaque strings the same adapter made.
+- `DeliveryQueue.claim*` move a message `scheduled -> delivering` at the next `gen` with a lease;
+  `complete` writes a result only if the message is still at the claimed `gen` (else it is stale:
+  nothing of it is written, not the attempt, not the counters); `take_back_expired` puts messages
+  whose lease ran out back to `scheduled` at the next `gen`, so a late result of theirs is stale.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -144,13 +148,6 @@ class MessageStore(Protocol):
         if the stored generation is still `expected_gen`; otherwise `ConcurrentUpdate`."""
         ...
 
-    def claim(
-        self, tenant_id: str, message_id: str, *, gen: int, now_ms: int, lease_until: int, owner: str
-    ) -> Message | None:
-        """Take a due message for delivery: only if it is `scheduled`, still at `gen` and `due_at <= now_ms`.
-        Returns the claimed (`delivering`) message, or None when there is nothing to claim."""
-        ...
-
     def list_attempts(self, tenant_id: str, message_id: str) -> list[Attempt]:
         """A message's attempts, oldest first."""
         ...
@@ -198,4 +195,80 @@ class Limiter(Protocol):
 
     def check(self, tenant_id: str, plan: str, *, messages: int, now_ms: int) -> None:
         """Take one request (and `messages` from today's quota), or raise `Throttled`/`QuotaExceeded`."""
+        ...
+
+
+# ---- delivery --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TimerRef:
+    """A timer's reference to one message at one generation (what a schedule or wake-up carries)."""
+
+    tenant_id: str
+    message_id: str
+    gen: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A message claimed for one attempt: `delivering`, at the claimed `gen`, with what the attempt needs."""
+
+    message: Message
+    payload_json: str | None  # None only if the payload is missing (the attempt must not run without it)
+    app: App | None  # None: the app was deleted
+    lease_until: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Nothing was claimed; `current` is the message as stored (None: no such message of that tenant)."""
+
+    current: Message | None
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """The result of a lease to write: the message's next state, its attempt (None: ended without one)
+    and the counters, all or nothing, only while the message is still at `expected_gen`."""
+
+    message: Message
+    expected_gen: int
+    attempt: Attempt | None
+    usage: UsageDelta
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """How much a claim may take: at most `limit` messages, none of the excluded apps or tenants."""
+
+    limit: int
+    excluded_apps: Collection[str] = ()
+    excluded_tenants: Collection[str] = ()
+
+
+class DeliveryQueue(Protocol):
+    """Due work with leases (the shape of APScheduler 4's `acquire_jobs` / `release_job`): one runner
+    (`services.runner`) drives every backend's queue."""
+
+    def claim(self, ref: TimerRef, *, now_ms: int, lease_until: int) -> Lease | Refused:
+        """Claim the message a timer names: only if it is `scheduled`, at `ref.gen` and due by `now_ms`."""
+        ...
+
+    def claim_due(self, now_ms: int, admission: Admission, *, lease_until: int) -> list[Lease]:
+        """Claim up to `admission.limit` messages due by `now_ms`, earliest first, skipping excluded apps
+        and tenants (for backends whose store is also the timer; others may return [])."""
+        ...
+
+    def next_due(self, admission: Admission) -> int | None:
+        """The earliest due time `claim_due` would claim from (None: nothing scheduled, or no due index)."""
+        ...
+
+    def complete(self, completions: Sequence[Completion]) -> list[Completion]:
+        """Write results (each on its own: one stale result does not stop the others); returns the stale ones."""
+        ...
+
+    def take_back_expired(self, now_ms: int, *, limit: int) -> list[Message]:
+        """Put up to `limit` messages whose lease expired by `now_ms` back to `scheduled`, due at once;
+        returns them as stored now (to re-arm)."""
         ...

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from chalicelib.domain.errors import StorageUnavailable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: messages.lease_until
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tenants (
@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS messages (
     max_attempts INTEGER NOT NULL, gen INTEGER NOT NULL, attempts INTEGER NOT NULL,
     attempts_base INTEGER NOT NULL, not_after INTEGER, first_attempt_at INTEGER,
     delivered_at INTEGER, failure_reason TEXT, idempotency_key TEXT,
-    lease_owner TEXT, finished_at INTEGER);
+    lease_owner TEXT, finished_at INTEGER, lease_until INTEGER);
 CREATE INDEX IF NOT EXISTS messages_due ON messages (due_at) WHERE status = 'scheduled';
 CREATE INDEX IF NOT EXISTS messages_leased ON messages (lease_owner) WHERE status = 'delivering';
 CREATE INDEX IF NOT EXISTS messages_finished ON messages (finished_at) WHERE finished_at IS NOT NULL;
@@ -81,6 +81,9 @@ class Database:
             found = int(row[0]) if row else 0
             if found > SCHEMA_VERSION:
                 raise RuntimeError(f"{self.path} has schema {found}; this version reads up to {SCHEMA_VERSION}")
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
+            if "lease_until" not in columns:  # schema 1 -> 2
+                conn.execute("ALTER TABLE messages ADD COLUMN lease_until INTEGER")
             conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )

@@ -1,13 +1,14 @@
-"""The local timer: one dispatcher thread, one asyncio delivery loop, one result writer.
+"""The local driver of the delivery runner: one dispatcher thread, one asyncio delivery loop, one writer.
 
+What to claim, send and write is the runner's (`chalicelib.services.runner`); this module decides when:
 - The dispatcher sleeps until the next due time (a `Condition` wait, woken early by `wake()` when a
-  sooner message is armed), claims due rows in a transaction, and hands them to the loop. No
-  per-message thread or timer object exists, and nothing polls while nothing is due.
-- The loop runs each attempt as a task, at most `per_app` at once per app; the dispatcher stops
-  claiming for an app that has that many in hand, so one slow endpoint cannot take the pool.
-- The writer commits results in batches (one transaction for many attempts) and re-wakes the
-  dispatcher for retries due sooner than its sleep.
-Claims carry this run's id: on start every lease of an earlier run goes back to `scheduled`.
+  sooner message is armed), has the runner claim a batch, and hands it to the loop. No per-message
+  thread or timer object exists, and nothing polls while nothing is due.
+- The loop runs each attempt as a task, at most `per_app` at once per app; the runner's limiter stops
+  claiming for an app that has that many in flight, so one slow endpoint cannot take the pool.
+- The writer has the runner complete results in batches (one transaction for many attempts) and
+  re-wakes the dispatcher for retries due sooner than its sleep, or when the limiter has room again.
+Leases carry this run's id: on start every lease of an earlier run goes back to `scheduled`.
 """
 
 from __future__ import annotations
@@ -21,20 +22,15 @@ import time
 from collections.abc import Callable, Iterable
 
 from chalicelib.delivery import HttpSender
-from chalicelib.domain.delivery import AttemptOutcome
-from chalicelib.domain.model import App, FailureReason, Message, Status
-from chalicelib.domain.retry import usage_of_transition
-from chalicelib.ports import Clock
-from chalicelib.services.delivery import Skip, log_result, outcome_transition, plan_attempt
-from scheduler_local.duequeue import Claimed, Completion, DueQueue
+from chalicelib.ports import Clock, Completion, Lease
+from chalicelib.services.runner import DeliveryRunner, Written
+from scheduler_local.deliveryqueue import SqliteDeliveryQueue
 from scheduler_local.stats import DeliveryStats
-from scheduler_local.stores import SqliteAppStore
 
 log = logging.getLogger(__name__)
 
-CLAIM_BATCH = 256
-WRITE_BATCH = 512
 MAX_SLEEP_S = 60.0
+WRITE_BATCH = 512
 HOUSEKEEPING_EVERY_MS = 60_000
 PURGE_CHUNK = 1_000
 WRITE_RETRY_MAX_S = 5.0
@@ -45,26 +41,21 @@ class Engine:
 
     def __init__(
         self,
-        due: DueQueue,
-        apps: SqliteAppStore,
+        runner: DeliveryRunner,
+        due_queue: SqliteDeliveryQueue,
         make_sender: Callable[[], HttpSender],
         clock: Clock,
         *,
-        capacity: int,
         per_app: int,
         retention_ms: int,
-        jitter: Callable[[], float],
     ) -> None:
-        self._due = due
-        self._apps = apps
+        self._runner = runner
+        self._queue = due_queue  # for housekeeping; deliveries go through the runner
         self._make_sender = make_sender
         self._clock = clock
-        self._capacity = capacity
         self._per_app = per_app
         self._retention_ms = retention_ms
-        self._jitter = jitter
         self._cv = threading.Condition()
-        self._in_hand: collections.Counter[str] = collections.Counter()  # claimed, not yet written, per app
         self._sleep_until: int | None = None  # None while the dispatcher is awake
         self._woken = False
         self._stopping = False
@@ -81,7 +72,9 @@ class Engine:
 
     def start(self) -> int:
         """Take back earlier runs' leases, then start the threads; returns how many leases came back."""
-        recovered = self._due.reclaim_foreign_leases()
+        recovered = 0
+        while taken := self._runner.take_back_expired():
+            recovered += len(taken)
         for name, target in (("loop", self._run_loop), ("writer", self._write_results), ("dispatch", self._dispatch)):
             thread = threading.Thread(target=target, name=f"engine-{name}", daemon=True)
             thread.start()
@@ -110,6 +103,11 @@ class Engine:
                 self._woken = True
                 self._cv.notify()
 
+    def _wake_now(self) -> None:
+        with self._cv:
+            self._woken = True
+            self._cv.notify()
+
     def abort_app(self, app_id: str, timeout_s: float = 15.0) -> None:
         """Cancel the app's attempts in flight and wait until they are over."""
         if self._loop.is_running():
@@ -125,28 +123,18 @@ class Engine:
                     return
                 self._sleep_until = None
                 self._woken = False
-                room = self._capacity - sum(self._in_hand.values())
-                full = [app for app, n in self._in_hand.items() if n >= self._per_app]
             now = self._clock.now_ms()
             try:
                 self._housekeep(now)
-                if room > 0 and self._claim(now, min(room, CLAIM_BATCH), full):
+                leases = self._runner.claim_due()
+                if leases:
+                    self._loop.call_soon_threadsafe(self._launch, leases)
                     continue
-                next_due = self._due.next_due(full) if room > 0 else None
+                next_due = self._runner.next_due()
             except Exception:  # storage trouble: log, back off briefly, try again
                 log.exception("dispatcher step failed")
                 next_due = now + 1000
             self._sleep(next_due)
-
-    def _claim(self, now: int, limit: int, full: list[str]) -> bool:
-        jobs = self._due.claim_due(now, limit, full)
-        if not jobs:
-            return False
-        apps = self._apps.get_apps({job.message.app_id for job in jobs})
-        with self._cv:
-            self._in_hand.update(job.message.app_id for job in jobs)
-        self._loop.call_soon_threadsafe(self._launch, jobs, apps)
-        return True
 
     def _sleep(self, next_due: int | None) -> None:
         with self._cv:
@@ -165,9 +153,12 @@ class Engine:
         if now < self._next_housekeeping:
             return
         self._next_housekeeping = now + HOUSEKEEPING_EVERY_MS
-        purged = self._due.purge_finished(now - self._retention_ms, PURGE_CHUNK)
-        self._due.purge_idempotency(now, PURGE_CHUNK * 10)
-        if purged == PURGE_CHUNK:  # more to purge: come back soon, in small bites
+        taken = self._runner.take_back_expired()
+        if taken:
+            log.warning("took back %d messages whose lease expired", len(taken))
+        purged = self._queue.purge_finished(now - self._retention_ms, PURGE_CHUNK)
+        self._queue.purge_idempotency(now, PURGE_CHUNK * 10)
+        if purged == PURGE_CHUNK or taken:  # more to do: come back soon, in small bites
             self._next_housekeeping = now + 1_000
 
     # ---- delivery loop thread --------------------------------------------------------------
@@ -179,44 +170,31 @@ class Engine:
         self._loop.run_until_complete(self._sender.aclose())
         self._loop.close()
 
-    def _launch(self, jobs: Iterable[Claimed], apps: dict[str, App]) -> None:
-        for job in jobs:
-            app_id = job.message.app_id
-            task = self._loop.create_task(self._attempt(job, apps.get(app_id)))
+    def _launch(self, leases: Iterable[Lease]) -> None:
+        for lease in leases:
+            app_id = lease.message.app_id
+            task = self._loop.create_task(self._attempt(lease))
             self._tasks[app_id].add(task)
             task.add_done_callback(self._tasks[app_id].discard)
 
-    async def _attempt(self, job: Claimed, app: App | None) -> None:
-        claimed = job.message
+    async def _attempt(self, lease: Lease) -> None:
         try:
-            plan = plan_attempt(claimed, app, job.payload_json, self._clock.now_ms())
-            if isinstance(plan, Skip):
-                self._results.put(Completion(plan.message, claimed.gen, None, plan.usage))
+            step = self._runner.prepare(lease)
+            if isinstance(step, Completion):
+                self._results.put(step)
                 return
-            slots = self._app_slots.setdefault(claimed.app_id, asyncio.Semaphore(self._per_app))
+            slots = self._app_slots.setdefault(lease.message.app_id, asyncio.Semaphore(self._per_app))
             async with slots:
                 assert self._sender is not None
-                outcome = await self._sender.send(plan)
-            self._record(job, outcome)
+                outcome = await self._sender.send(step)
+            self._results.put(self._runner.finish(lease, outcome))
         except asyncio.CancelledError:
-            self._record_aborted(job)
+            if not self._stopping:  # shutting down: the lease goes back to `scheduled` on the next start
+                self._results.put(self._runner.abandon(lease))
             raise
         except Exception:
-            log.exception("attempt of %s failed unexpectedly", claimed.id)
-            self._record(job, _internal_error(self._clock.now_ms()))
-
-    def _record(self, job: Claimed, outcome: AttemptOutcome) -> None:
-        after, attempt, usage = outcome_transition(
-            job.message, outcome, finished_at=self._clock.now_ms(), jitter=self._jitter()
-        )
-        self._results.put(Completion(after, job.message.gen, attempt, usage))
-
-    def _record_aborted(self, job: Claimed) -> None:
-        if self._stopping:
-            return  # shutting down: the lease goes back to `scheduled` on the next start
-        ended = job.message.evolve(status=Status.CANCELLED, failure_reason=FailureReason.APP_DELETED)
-        usage = usage_of_transition(ended, attempted=False, at_ms=self._clock.now_ms())
-        self._results.put(Completion(ended, job.message.gen, None, usage))
+            log.exception("attempt of %s failed unexpectedly", lease.message.id)
+            self._results.put(self._runner.failed_internally(lease))
 
     async def _cancel_app(self, app_id: str) -> None:
         tasks = list(self._tasks.get(app_id, ()))
@@ -252,49 +230,29 @@ class Engine:
             self._write(batch)
 
     def _write(self, batch: list[Completion]) -> None:
-        stale = self._complete_with_retries(batch)
-        for message in stale:
-            log.warning("result for %s was stale and dropped", message.id)
-        dropped = {(message.id, message.gen) for message in stale}
-        for completion in batch:
-            if (completion.message.id, completion.message.gen) not in dropped:
-                log_result(completion.message, completion.attempt)
+        written = self._complete_with_retries(batch)
+        if written is None:
+            return
+        for item in written.stale:
+            log.warning("result for %s was stale and dropped", item.message.id)
         self.stats.record(batch)
-        retry_due = [c.message.due_at for c in batch if c.message.status is Status.SCHEDULED]
-        with self._cv:
-            full_before = {app for app, n in self._in_hand.items() if n >= self._per_app}
-            pool_was_full = sum(self._in_hand.values()) >= self._capacity
-            self._in_hand.subtract(c.message.app_id for c in batch)
-            self._in_hand += collections.Counter()  # drop zero counts
-            # Wake the dispatcher only if it can now claim what it could not: re-querying after every
-            # write while the only busy app is still at its cap scans its due rows for nothing.
-            if pool_was_full or any(self._in_hand[app] < self._per_app for app in full_before):
-                self._woken = True
-                self._cv.notify()
-        if retry_due:
-            self.wake(min(retry_due))
+        # Wake the dispatcher only if it can now claim what it could not: re-querying after every
+        # write while the only busy app is still at its cap scans its due rows for nothing.
+        if written.widened:
+            self._wake_now()
+        if written.retry_due is not None:
+            self.wake(written.retry_due)
 
-    def _complete_with_retries(self, batch: list[Completion]) -> list[Message]:
+    def _complete_with_retries(self, batch: list[Completion]) -> Written | None:
         """Write results, retrying with backoff while storage is unavailable (disk full, locked): a result
         is never dropped while the process lives. If it dies first, the lease goes back on the next start."""
         pause_s = 0.05
         while True:
             try:
-                return self._due.complete(batch, self._clock.now_ms())
+                return self._runner.complete(batch)
             except Exception:
                 log.exception("could not record %d delivery results; retrying in %.2f s", len(batch), pause_s)
                 if self._stopping and pause_s >= WRITE_RETRY_MAX_S:
-                    return []
+                    return None
                 time.sleep(pause_s)
                 pause_s = min(pause_s * 2, WRITE_RETRY_MAX_S)
-
-
-def _internal_error(now_ms: int) -> AttemptOutcome:
-    return AttemptOutcome(
-        started_at_ms=now_ms,
-        duration_ms=0,
-        status_code=None,
-        error="internal_error",
-        response_snippet="",
-        retry_after_s=None,
-    )

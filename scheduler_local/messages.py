@@ -77,6 +77,11 @@ class SqliteMessageStore:
         self._db = db
         self._clock = clock
 
+    @property
+    def db(self) -> Database:
+        """The database (for tools and tests that read every table)."""
+        return self._db
+
     def insert_messages(
         self, items: Sequence[NewMessage], usage: UsageDelta, *, idempotency_ttl_ms: int
     ) -> list[Inserted]:
@@ -185,19 +190,6 @@ class SqliteMessageStore:
             if usage is not None:
                 add_usage(conn, [usage])
 
-    def claim(
-        self, tenant_id: str, message_id: str, *, gen: int, now_ms: int, lease_until: int, owner: str
-    ) -> Message | None:
-        """Claim one due message at `gen` (what a backend with one timer per message does)."""
-        with self._db.write() as conn:
-            row = conn.execute(
-                f"UPDATE messages SET status = 'delivering', gen = gen + 1, lease_owner = ?"
-                f" WHERE id = ? AND tenant_id = ? AND status = 'scheduled' AND gen = ? AND due_at <= ?"
-                f" RETURNING {COLUMNS}",
-                (owner, message_id, tenant_id, gen, now_ms),
-            ).fetchone()
-        return None if row is None else message_from_row(row)
-
     def list_attempts(self, tenant_id: str, message_id: str) -> list[Attempt]:
         """A message's attempts, oldest first."""
         with self._db.read() as conn:
@@ -246,7 +238,7 @@ def save_in(conn: sqlite3.Connection, message: Message, *, expected_gen: int, no
     cursor = conn.execute(
         "UPDATE messages SET status = ?, send_at = ?, due_at = ?, max_attempts = ?, gen = ?, attempts = ?,"
         " attempts_base = ?, not_after = ?, first_attempt_at = ?, delivered_at = ?, failure_reason = ?,"
-        " lease_owner = NULL, finished_at = ? WHERE id = ? AND gen = ?",
+        " lease_owner = NULL, lease_until = NULL, finished_at = ? WHERE id = ? AND gen = ?",
         (*values[3:6], *values[7:15], finished_at(message, now_ms), message.id, expected_gen),
     )
     if cursor.rowcount != 1:

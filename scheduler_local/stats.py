@@ -7,8 +7,7 @@ import threading
 from collections.abc import Iterable
 
 from chalicelib.domain.model import Status
-from chalicelib.ports import Clock
-from scheduler_local.duequeue import Completion
+from chalicelib.ports import Clock, Completion
 
 log = logging.getLogger("scheduler.stats")
 PERIOD_MS = 60_000

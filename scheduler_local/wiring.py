@@ -22,9 +22,11 @@ from chalicelib.domain import ids
 from chalicelib.ports import Clock
 from chalicelib.services.accounts import ensure_default_tenant
 from chalicelib.services.context import Context
+from chalicelib.services.inflight import CapacityLimiter
+from chalicelib.services.runner import DeliveryRunner
 from chalicelib.settings import Settings
 from scheduler_local.db import Database
-from scheduler_local.duequeue import DueQueue
+from scheduler_local.deliveryqueue import SqliteDeliveryQueue
 from scheduler_local.engine import Engine
 from scheduler_local.limiter import LocalLimiter
 from scheduler_local.messages import SqliteMessageStore
@@ -34,7 +36,12 @@ from scheduler_local.timer import LocalTimer
 DB_FILE = "scheduler.db"
 LOCK_FILE = "lock"
 ADMIN_KEY_FILE = "admin-key"
-LEASE_GRACE_S = 5
+LEASE_SLACK_MS = 600_000  # past the attempt's deadline: results may wait in the writer while storage is down
+
+
+def lease_ms(settings: Settings) -> int:
+    """How long a local lease lasts: a lease only expires if its result could not be written for that long."""
+    return int(settings.delivery_timeout_s * 1000) + LEASE_SLACK_MS
 
 
 class DataDirBusy(RuntimeError):
@@ -47,6 +54,7 @@ class LocalRuntime:
 
     context: Context
     db: Database
+    runner: DeliveryRunner
     engine: Engine
     timer: LocalTimer
     lock_file: IO[str]
@@ -87,20 +95,29 @@ def build_local_runtime(settings: Settings, *, clock: Clock | None = None) -> Lo
     usage = SqliteUsageStore(db)
     apps = SqliteAppStore(db)
     timer = LocalTimer()
+    due_queue = SqliteDeliveryQueue(db, apps, clock, run_id=uuid.uuid4().hex)
     context = Context(
         tenants=SqliteTenantStore(db),
         keys=SqliteKeyStore(db),
         apps=apps,
         messages=SqliteMessageStore(db, clock),
+        deliveries=due_queue,
         usage=usage,
         timer=timer,
         limiter=LocalLimiter(settings, usage.scheduled_on),
         clock=clock,
         settings=settings,
     )
+    runner = DeliveryRunner(
+        due_queue,
+        clock,
+        lease_ms=lease_ms(settings),
+        jitter=random.random,
+        limiter=CapacityLimiter(settings.delivery_concurrency, settings.per_app_concurrency),
+    )
     engine = Engine(
-        DueQueue(db, run_id=uuid.uuid4().hex),
-        apps,
+        runner,
+        due_queue,
         lambda: HttpSender(
             timeout_s=settings.delivery_timeout_s,
             allow_private=settings.allow_private_targets,
@@ -109,12 +126,10 @@ def build_local_runtime(settings: Settings, *, clock: Clock | None = None) -> Lo
             now_ms=clock.now_ms,
         ),
         clock,
-        capacity=settings.delivery_concurrency,
         per_app=settings.per_app_concurrency,
         retention_ms=settings.retention_days * 86_400_000,
-        jitter=random.random,
     )
-    return LocalRuntime(context, db, engine, timer, lock_file)
+    return LocalRuntime(context, db, runner, engine, timer, lock_file)
 
 
 def build_runtime(settings: Settings) -> LocalRuntime:

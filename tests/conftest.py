@@ -1,5 +1,6 @@
-"""Shared fixtures: a fake `Context` installed into `bootstrap`, the Chalice test client, and helpers
-that create tenants, keys and apps. `Api` also checks every response against the contract."""
+"""Shared fixtures: the one `ctx` (real adapters on a temporary directory, on a settable clock, installed
+into `bootstrap`), the Chalice test client, and helpers that create tenants, keys and apps. `Api` also
+checks every response against the contract."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +22,8 @@ from chalicelib.domain.schemas import TenantCreate
 from chalicelib.services import accounts
 from chalicelib.services.context import Context
 from chalicelib.settings import Settings
-from tests.fakes import SettableClock, make_context
+from tests.support.backends import ADAPTER_SETS
+from tests.support.doubles import SettableClock, observed
 
 OPERATOR_KEY = "op_" + "x" * 40
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -29,17 +32,26 @@ _MODEL_TIMESTAMPS = ("createdAt", "sendAt", "nextAttemptAt", "deliveredAt", "not
 
 @pytest.fixture
 def clock() -> SettableClock:
-    """The fake clock of the context."""
+    """The one clock of the tests: the context's."""
     return SettableClock()
 
 
 @pytest.fixture
-def ctx(clock: SettableClock) -> Iterator[Context]:
-    """Fakes for every port, installed as the app's context (operator key set)."""
-    context = make_context(clock=clock, settings=Settings(operator_key=OPERATOR_KEY))
-    bootstrap.install(context)
-    yield context
-    bootstrap.install(None)
+def backend() -> str:
+    """The adapter set `ctx` is built on (the conformance suite runs every one)."""
+    return "local"
+
+
+@pytest.fixture
+def ctx(backend: str, tmp_path: Path, clock: SettableClock) -> Iterator[Context]:
+    """Real adapters with spies on the timer and limiter, installed as the app's context (operator key set)."""
+    with ADAPTER_SETS[backend](tmp_path, clock, Settings(operator_key=OPERATOR_KEY)) as built:
+        context = observed(built)
+        bootstrap.install(context)
+        try:
+            yield context
+        finally:
+            bootstrap.install(None)
 
 
 @pytest.fixture
@@ -225,23 +237,22 @@ def app_id(tenant: Tenant) -> str:
 
 
 def deliver(ctx: Context, tenant_id: str, message_id: str, status_code: int | None, duration_ms: int = 12) -> None:
-    """One attempt of a due message as the delivery side records it (claim, then outcome)."""
+    """One attempt of a due message as the delivery runner makes it (claim, outcome, complete)."""
     from chalicelib.domain.delivery import AttemptOutcome
-    from chalicelib.services.delivery import record_outcome
+    from chalicelib.ports import Lease, TimerRef
+    from chalicelib.services.runner import DeliveryRunner
 
     clock = ctx.clock
     assert isinstance(clock, SettableClock)
     message = ctx.messages.get_message(tenant_id, message_id)
     assert message is not None
     clock.set(max(clock.now_ms(), message.due_at))
-    now = clock.now_ms()
-    claimed = ctx.messages.claim(
-        tenant_id, message_id, gen=message.gen, now_ms=now, lease_until=now + 60_000, owner="t"
-    )
-    assert claimed is not None
+    runner = DeliveryRunner(ctx.deliveries, clock, lease_ms=60_000, jitter=ctx.jitter)
+    lease = runner.claim(TimerRef(tenant_id, message_id, message.gen))
+    assert isinstance(lease, Lease), lease
     ok = status_code is not None and 200 <= status_code < 300
     outcome = AttemptOutcome(
-        started_at_ms=now,
+        started_at_ms=clock.now_ms(),
         duration_ms=duration_ms,
         status_code=status_code,
         error=None if ok else ("timeout" if status_code is None else f"http_status: {status_code}"),
@@ -249,7 +260,7 @@ def deliver(ctx: Context, tenant_id: str, message_id: str, status_code: int | No
         retry_after_s=None,
     )
     clock.advance(duration_ms)
-    record_outcome(ctx.messages, claimed, outcome, finished_at=clock.now_ms(), jitter=ctx.jitter())
+    assert not runner.complete([runner.finish(lease, outcome)]).stale
 
 
 def create_message(api: Api, app_id: str, **fields: Any) -> dict[str, Any]:

@@ -6,7 +6,17 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chalicelib.ports import AppStore, Clock, KeyStore, Limiter, MessageStore, TenantStore, Timer, UsageStore
+from chalicelib.ports import (
+    AppStore,
+    Clock,
+    DeliveryQueue,
+    KeyStore,
+    Limiter,
+    MessageStore,
+    TenantStore,
+    Timer,
+    UsageStore,
+)
 from chalicelib.settings import Settings
 
 
@@ -18,6 +28,7 @@ class Context:
     keys: KeyStore
     apps: AppStore
     messages: MessageStore
+    deliveries: DeliveryQueue
     usage: UsageStore
     timer: Timer
     limiter: Limiter

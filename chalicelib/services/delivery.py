@@ -1,9 +1,5 @@
-"""Delivery use cases shared by the local engine and the AWS delivery Lambda.
-
-The runner (engine or Lambda) claims a message, calls `plan_attempt`, performs the HTTP request
-with `chalicelib.delivery`, and hands the outcome to `record_outcome`. Both steps are pure apart
-from the store write, so each backend batches or parallelises as it likes.
-"""
+"""The pure steps of one delivery, used by the runner (`services.runner`): what a claimed message
+sends (or why it ends without an attempt), and what an attempt's outcome does to it."""
 
 from __future__ import annotations
 
@@ -14,7 +10,6 @@ from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
 from chalicelib.domain.model import App, Attempt, FailureReason, Message, Status, UsageDelta
 from chalicelib.domain.retry import after_attempt, expire_unattempted, is_expired, usage_of_transition
 from chalicelib.domain.times import format_ms
-from chalicelib.ports import MessageStore
 
 log = logging.getLogger("scheduler.delivery")
 
@@ -71,23 +66,6 @@ def outcome_transition(
         response_snippet=outcome.response_snippet,
     )
     return after, attempt, usage_of_transition(after, attempted=True, at_ms=finished_at)
-
-
-def record_outcome(
-    store: MessageStore, claimed: Message, outcome: AttemptOutcome, *, finished_at: int, jitter: float
-) -> Message:
-    """Store the attempt and the message's next state in one atomic write."""
-    after, attempt, usage = outcome_transition(claimed, outcome, finished_at=finished_at, jitter=jitter)
-    store.save(after, expected_gen=claimed.gen, attempt=attempt, usage=usage)
-    log_result(after, attempt)
-    return after
-
-
-def record_skip(store: MessageStore, claimed: Message, skip: Skip) -> Message:
-    """Store the end of a message that was claimed but not attempted."""
-    store.save(skip.message, expected_gen=claimed.gen, usage=skip.usage)
-    log_result(skip.message, None)
-    return skip.message
 
 
 def log_result(message: Message, attempt: Attempt | None) -> None:

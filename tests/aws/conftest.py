@@ -19,7 +19,7 @@ from chalicelib.domain.model import Principal
 from chalicelib.domain.schemas import AppCreate, TenantCreate
 from chalicelib.services import accounts, apps
 from tests.aws import support
-from tests.fakes import SettableClock
+from tests.support.doubles import SettableClock
 
 
 @dataclass

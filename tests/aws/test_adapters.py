@@ -18,10 +18,11 @@ from chalicelib.api.errors import error_response
 from chalicelib.domain.errors import ConcurrentUpdate, NotFound, QuotaExceeded, StorageUnavailable
 from chalicelib.domain.model import Message, Status
 from chalicelib.domain.schemas import AppCreate, TenantCreate
+from chalicelib.ports import Lease, TimerRef
 from chalicelib.services import accounts, apps, messages
 from tests.aws import support
 from tests.aws.conftest import Tenant
-from tests.fakes import SettableClock
+from tests.support.doubles import SettableClock
 
 
 def schedule(runtime: AwsRuntime, tenant: Tenant, **fields: Any) -> Message:
@@ -165,20 +166,17 @@ def test_a_failed_release_send_is_also_recovered(
 
 def test_an_expired_lease_is_taken_back_and_rearmed(runtime: AwsRuntime, tenant: Tenant, clock: SettableClock) -> None:
     message = schedule(runtime, tenant, delaySeconds=0)
-    claimed = runtime.messages.claim(
-        tenant.principal.tenant_id,
-        message.id,
-        gen=message.gen,
+    lease = runtime.deliveries.claim(
+        TimerRef(tenant.principal.tenant_id, message.id, message.gen),
         now_ms=clock.now_ms(),
         lease_until=clock.now_ms() + 60_000,
-        owner="dead",
     )
-    assert claimed is not None
+    assert isinstance(lease, Lease)
     clock.advance(timing.ARM_GRACE_MS)
     report = runtime.cleanup.run(sweep_schedules=False)
     assert report.leases_taken_back == 1
     back = messages.get(runtime.context, tenant.principal, message.id)
-    assert back.status is Status.SCHEDULED and back.gen == claimed.gen + 1 and back.attempts == 0
+    assert back.status is Status.SCHEDULED and back.gen == lease.message.gen + 1 and back.attempts == 0
 
 
 def test_cancel_and_reschedule_delete_the_old_schedule(runtime: AwsRuntime, tenant: Tenant) -> None:

@@ -14,7 +14,7 @@ from chalicelib.domain.model import Status
 from chalicelib.services import messages, usage
 from tests.aws import events
 from tests.aws.conftest import FakeSender, Tenant
-from tests.fakes import SettableClock
+from tests.support.doubles import SettableClock
 
 
 def schedule(runtime: AwsRuntime, tenant: Tenant, **fields: Any) -> messages.Inserted:

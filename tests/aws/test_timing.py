@@ -21,6 +21,8 @@ from chalicelib.adapters.aws.delivery import DeliveryWorker
 from chalicelib.adapters.aws.timer import AwsTimer
 from chalicelib.domain.ids import MESSAGE_PREFIX, new_id
 from chalicelib.domain.model import Message, Status
+from chalicelib.ports import Refused, TimerRef
+from chalicelib.services.runner import DeliveryRunner
 from chalicelib.settings import ConfigError
 
 ULID = "01J0000000000000000000000Z"
@@ -191,9 +193,10 @@ class World:
     def set_wake(self, message: Message, wake_at: int) -> bool:
         raise AssertionError("nothing fails to arm in this simulation")
 
-    def claim_explained(self, tenant_id: str, message_id: str, **kwargs: Any) -> tuple[None, None]:
-        self.attempts[message_id] = kwargs["now_ms"]
-        return None, None
+    # the delivery queue's claim (what the runner asks the worker's queue)
+    def claim(self, ref: TimerRef, *, now_ms: int, lease_until: int) -> Refused:
+        self.attempts[ref.message_id] = now_ms
+        return Refused(None)
 
 
 def _simulate(offsets_ms: list[int], seed: int) -> tuple[dict[str, int], dict[str, int]]:
@@ -202,17 +205,12 @@ def _simulate(offsets_ms: list[int], seed: int) -> tuple[dict[str, int], dict[st
     config = AwsConfig(release_queue_url="q", delivery_function_arn="fn", scheduler_role_arn="role", lead_s=90)
     timer = AwsTimer(sqs=world, scheduler=world, messages=world, config=config, clock=clock)  # type: ignore[arg-type]
     worker = DeliveryWorker(
-        client=None,
-        apps_table="apps",
+        runner=DeliveryRunner(world, clock, lease_ms=60_000),  # type: ignore[arg-type]
         messages=world,  # type: ignore[arg-type]
-        apps=None,  # type: ignore[arg-type]
         timer=timer,
         send=None,  # type: ignore[arg-type]
         clock=clock,
         sleep=lambda s: clock.advance(round(s * 1000)),
-        jitter=lambda: 0.5,
-        lease_ms=60_000,
-        owner="sim",
         metric=lambda name, value: None,
     )
     due: dict[str, int] = {}

@@ -9,7 +9,7 @@ import pytest
 from chalicelib.domain.model import FailureReason, Status
 from chalicelib.services.context import Context
 from tests.conftest import Api, Tenant
-from tests.fakes import RecordingTimer, snapshot
+from tests.support.doubles import RecordingTimer, snapshot
 
 
 def test_create_shows_the_secret_once_and_masks_headers(admin: Api, ctx: Context, tenant: Tenant) -> None:

@@ -10,7 +10,7 @@ import pytest
 from chalicelib import bootstrap
 from chalicelib.services.context import Context
 from tests.conftest import OPERATOR_KEY, Api, Tenant
-from tests.fakes import FakeLimiter, snapshot
+from tests.support.doubles import ScriptedLimiter, snapshot
 
 MESSAGE = {"payload": {"a": 1}, "delaySeconds": 60}
 
@@ -179,7 +179,7 @@ def test_every_authenticated_request_takes_from_the_rate_limit(
     ctx: Context, admin: Api, tenant: Tenant, app_id: str
 ) -> None:
     limiter = ctx.limiter
-    assert isinstance(limiter, FakeLimiter)
+    assert isinstance(limiter, ScriptedLimiter)
     limiter.calls.clear()
     admin.get("/apps")
     admin.get("/usage")
@@ -196,7 +196,7 @@ def test_every_authenticated_request_takes_from_the_rate_limit(
 @pytest.mark.parametrize("quota", [False, True])
 def test_throttled_requests_are_429_with_retry_after(ctx: Context, admin: Api, app_id: str, quota: bool) -> None:
     limiter = ctx.limiter
-    assert isinstance(limiter, FakeLimiter)
+    assert isinstance(limiter, ScriptedLimiter)
     limiter.throttle(retry_after_s=7, quota=quota)
     before = snapshot(ctx)
     for method, path, body in [

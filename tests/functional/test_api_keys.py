@@ -9,7 +9,7 @@ import pytest
 from chalicelib.domain import ids
 from chalicelib.services.context import Context
 from tests.conftest import Api, Tenant, make_tenant
-from tests.fakes import snapshot
+from tests.support.doubles import snapshot
 
 
 def test_create_shows_the_key_once_and_it_works(admin: Api, api: Api, ctx: Context) -> None:

@@ -11,7 +11,7 @@ from chalicelib import bootstrap
 from chalicelib.domain.times import format_ms
 from chalicelib.services.context import Context
 from tests.conftest import Api, Tenant, create_message
-from tests.fakes import RecordingTimer, SettableClock, snapshot
+from tests.support.doubles import RecordingTimer, SettableClock, snapshot
 
 DAY_MS = 86_400_000
 

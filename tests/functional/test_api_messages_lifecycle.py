@@ -7,7 +7,7 @@ import pytest
 from chalicelib.domain.times import format_ms, parse_instant
 from chalicelib.services.context import Context
 from tests.conftest import Api, Tenant, create_message, deliver
-from tests.fakes import RecordingTimer, SettableClock, snapshot
+from tests.support.doubles import RecordingTimer, SettableClock, snapshot
 
 # ---- list ----
 

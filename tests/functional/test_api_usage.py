@@ -7,7 +7,7 @@ import pytest
 from chalicelib.domain.times import day_of
 from chalicelib.services.context import Context
 from tests.conftest import Api, Tenant, deliver, make_tenant
-from tests.fakes import SettableClock
+from tests.support.doubles import SettableClock
 
 DAY_MS = 86_400_000
 

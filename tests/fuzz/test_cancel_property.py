@@ -1,11 +1,11 @@
 """A message cancelled with a 200 is never delivered afterwards; one changed with a 200 never at its old content.
 
-A hypothesis state machine runs the real local adapters (SQLite store, the engine's `DueQueue`)
-and the real services with a settable clock; the "runner" steps do what the engine's threads do
+A hypothesis state machine runs the real local adapters (SQLite store and delivery queue), the
+delivery runner and the real services with a settable clock; the runner steps do what the engine's threads do
 (claim due rows, finish attempts with any outcome, restart and take back leases), interleaved in
 any order with the API's operations (make an app, schedule, cancel, change, redrive, delete an app).
 
-Checked at every attempt start (a claim the engine's `plan_attempt` turns into a request; a
+Checked at every attempt start (a lease the runner's `prepare` turns into a request; a
 claim whose app is gone ends without one): the message was not cancelled by a successful cancel
 since its last successful redrive, its app was not deleted, it is due (never early), and it
 carries the latest payload and `sendAt` a successful change gave it. A result
@@ -27,13 +27,14 @@ from chalicelib.domain.delivery import AttemptOutcome
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.model import Principal, Scope
 from chalicelib.domain.schemas import AppCreate
+from chalicelib.ports import Completion, Lease
 from chalicelib.services import accounts, apps, messages
-from chalicelib.services.delivery import Skip, outcome_transition, plan_attempt
+from chalicelib.services.runner import DeliveryRunner
 from chalicelib.settings import Settings
-from scheduler_local.duequeue import Claimed, Completion, DueQueue
+from scheduler_local.deliveryqueue import SqliteDeliveryQueue
 from scheduler_local.wiring import build_local_runtime
-from tests.fakes import SettableClock
 from tests.fuzz.profile import examples
+from tests.support.doubles import SettableClock
 
 ADMIN = Principal("default", "unlimited", frozenset({Scope.ADMIN}))
 START = 1_800_000_000_000
@@ -54,10 +55,15 @@ class CancelledStaysCancelled(RuleBasedStateMachine):
         self.ctx = self.runtime.context
         accounts.ensure_default_tenant(self.ctx, "k" * 32)
         self.deleted_apps: set[str] = set()
-        self.queue = DueQueue(self.runtime.db, run_id=f"run-{next(_runs)}")
-        self.in_flight: list[Claimed] = []
+        self.runner = self.new_run()
+        self.in_flight: list[Lease] = []
         self.cancelled: set[str] = set()  # cancelled with a 200 and not redriven since
         self.content: dict[str, tuple[str, int]] = {}  # latest (payload JSON, sendAt) a 200 gave each message
+
+    def new_run(self) -> DeliveryRunner:
+        """The runner of a fresh process (its own run id) on the same store."""
+        queue = SqliteDeliveryQueue(self.runtime.db, self.ctx.apps, self.clock, run_id=f"run-{next(_runs)}")  # type: ignore[arg-type]
+        return DeliveryRunner(queue, self.clock, lease_ms=600_000, jitter=lambda: 0.5)
 
     def teardown(self) -> None:
         self.runtime.close()
@@ -125,43 +131,40 @@ class CancelledStaysCancelled(RuleBasedStateMachine):
 
     @rule(limit=st.integers(1, 8))
     def claim(self, limit: int) -> None:
-        """Claim due rows and plan each attempt as the engine does: a job whose app is gone ends without one."""
-        now = self.clock.now_ms()
-        jobs = self.queue.claim_due(now, limit)
-        found = self.ctx.apps.get_apps({job.message.app_id for job in jobs})  # type: ignore[attr-defined]
-        for job in jobs:
-            plan = plan_attempt(job.message, found.get(job.message.app_id), job.payload_json, now)
-            if isinstance(plan, Skip):
-                assert job.message.app_id in self.deleted_apps, "skipped although its app exists"
-                self.queue.complete([Completion(plan.message, job.message.gen, None, plan.usage)], now)
+        """Claim due rows and prepare each attempt as the engine does: a lease whose app is gone ends without one."""
+        self.runner.claim_batch = limit
+        for lease in self.runner.claim_due():
+            step = self.runner.prepare(lease)
+            if isinstance(step, Completion):
+                assert lease.message.app_id in self.deleted_apps, "skipped although its app exists"
+                self.runner.complete([step])
                 continue
-            self.check_attempt_start(job, now)
-            self.in_flight.append(job)
+            self.check_attempt_start(lease, self.clock.now_ms())
+            self.in_flight.append(lease)
 
-    def check_attempt_start(self, job: Claimed, now: int) -> None:
-        message = job.message
+    def check_attempt_start(self, lease: Lease, now: int) -> None:
+        message = lease.message
         assert message.id not in self.cancelled, f"{message.id} was cancelled with a 200, then attempted"
         assert message.app_id not in self.deleted_apps, f"{message.id} attempted after its app was deleted"
         assert message.due_at <= now and message.send_at <= now, "attempted before it was due"
-        assert (job.payload_json, message.send_at) == self.content[message.id], "old content or time"
+        assert (lease.payload_json, message.send_at) == self.content[message.id], "old content or time"
 
     @rule(data=st.data(), status=st.sampled_from([200, 410, 500, None]))
     def finish(self, data: st.DataObject, status: int | None) -> None:
         if not self.in_flight:
             return
-        job = self.in_flight.pop(data.draw(st.integers(0, len(self.in_flight) - 1)))
+        lease = self.in_flight.pop(data.draw(st.integers(0, len(self.in_flight) - 1)))
         now = self.clock.now_ms()
         outcome = AttemptOutcome(now, 5, status, None if status == 200 else "boom", "", None)
-        after, attempt, usage = outcome_transition(job.message, outcome, finished_at=now, jitter=0.5)
-        current = messages.get(self.ctx, ADMIN, job.message.id)
-        stale = self.queue.complete([Completion(after, job.message.gen, attempt, usage)], now)
-        assert bool(stale) == (current.gen != job.message.gen), "a result is written iff its generation is current"
+        current = messages.get(self.ctx, ADMIN, lease.message.id)
+        written = self.runner.complete([self.runner.finish(lease, outcome)])
+        assert bool(written.stale) == (current.gen != lease.message.gen), "written iff its generation is current"
 
     @rule()
     def restart(self) -> None:
         """A new run takes back every lease; the old run's attempts are still 'in flight' and must go stale."""
-        self.queue = DueQueue(self.runtime.db, run_id=f"run-{next(_runs)}")
-        self.queue.reclaim_foreign_leases()
+        self.runner = self.new_run()
+        self.runner.take_back_expired()
 
 
 def _iso(ms: int) -> str:

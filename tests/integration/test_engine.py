@@ -12,6 +12,7 @@ from standardwebhooks.webhooks import Webhook
 from chalicelib.domain.model import Principal, Scope, Status
 from chalicelib.domain.schemas import AppCreate
 from chalicelib.domain.times import parse_instant
+from chalicelib.ports import Lease, TimerRef
 from chalicelib.services import accounts, apps, messages
 from chalicelib.settings import Settings
 from scheduler_local.wiring import DataDirBusy, LocalRuntime, build_local_runtime
@@ -137,10 +138,10 @@ def test_a_restart_takes_back_the_previous_runs_leases(tmp_path: Path, receiver:
     message_id = send(first, app.id)
     message = messages.get(first.context, ADMIN, message_id)
     now = first.context.clock.now_ms()
-    claimed = first.context.messages.claim(
-        "default", message_id, gen=message.gen, now_ms=now, lease_until=now + 60_000, owner="crashed-run"
+    claimed = first.context.deliveries.claim(
+        TimerRef("default", message_id, message.gen), now_ms=now, lease_until=now + 60_000
     )
-    assert claimed is not None
+    assert isinstance(claimed, Lease)
     first.close()  # never started: as if the process died holding the lease
     second = open_runtime(tmp_path)
     try:

@@ -25,7 +25,7 @@ from chalicelib.domain.schemas import AppCreate, AppPatch, KeyCreate, TenantCrea
 from chalicelib.ports import MessageQuery
 from chalicelib.services import accounts, apps, messages, usage
 from tests.aws import events, support
-from tests.fakes import SettableClock
+from tests.support.doubles import SettableClock
 from tests.terraform.iam import CallMapper, Grant, allowed, function_grants
 
 # Grants no recorded call uses, and why they are still needed.

@@ -9,9 +9,15 @@ import logging
 import pytest
 
 from chalicelib.domain.delivery import AttemptOutcome
-from chalicelib.domain.model import Attempt, FailureReason, Message, Status
+from chalicelib.domain.model import Attempt, FailureReason, Message, Principal, Scope, Status
+from chalicelib.domain.schemas import AppCreate
 from chalicelib.domain.times import format_ms
-from chalicelib.services.delivery import log_result, record_outcome
+from chalicelib.ports import Lease, TimerRef
+from chalicelib.services import apps, messages
+from chalicelib.services.context import Context
+from chalicelib.services.delivery import log_result
+from chalicelib.services.runner import DeliveryRunner
+from tests.support.doubles import SettableClock
 
 NOW = 1_800_000_000_000
 BASE = Message("msg_1", "ten_1", "app_1", Status.SCHEDULED, NOW, NOW, NOW, max_attempts=3)
@@ -64,22 +70,20 @@ def test_nothing_is_formatted_when_info_is_off(caplog: pytest.LogCaptureFixture)
     assert caplog.records == []
 
 
-class _Store:
-    """Just enough of a MessageStore for `record_outcome` (the AWS delivery Lambda's write)."""
-
-    def __init__(self) -> None:
-        self.saved: list[Message] = []
-
-    def save(self, message: Message, **_: object) -> None:
-        self.saved.append(message)
-
-
-def test_the_aws_path_logs_after_its_write(caplog: pytest.LogCaptureFixture) -> None:
-    claimed = dataclasses.replace(BASE, status=Status.DELIVERING)
-    outcome = AttemptOutcome(NOW, 9, 500, "http_status: 500", "", None)
-    store = _Store()
+def test_the_runner_logs_after_its_write_and_not_for_a_stale_result(
+    ctx: Context, clock: SettableClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    who = Principal("ten_1", "unlimited", frozenset({Scope.ADMIN}))
+    app = apps.create_app(ctx, who, AppCreate(name="a", url="https://example.com/"))
+    [made] = messages.schedule(ctx, who, [{"appId": app.id, "payload": 1, "delaySeconds": 0}])
+    assert isinstance(made, messages.Inserted)
+    runner = DeliveryRunner(ctx.deliveries, clock, lease_ms=60_000, jitter=lambda: 0.5)
+    lease = runner.claim(TimerRef(who.tenant_id, made.message.id, made.message.gen))
+    assert isinstance(lease, Lease)
+    completion = runner.finish(lease, AttemptOutcome(clock.now, 9, 500, "http_status: 500", "", None))
     with caplog.at_level(logging.INFO, logger="scheduler.delivery"):
-        after = record_outcome(store, claimed, outcome, finished_at=NOW + 9, jitter=0.5)  # type: ignore[arg-type]
-    assert store.saved == [after]
+        runner.complete([completion])
+        runner.complete([completion])  # written twice: the second is stale and says nothing
     [record] = caplog.records
-    assert record.getMessage() == f"msg_1 attempt 1/3 500 in 9ms, retry at {format_ms(after.due_at)}"
+    due = format_ms(completion.message.due_at)
+    assert record.getMessage() == f"{made.message.id} attempt 1/8 500 in 9ms, retry at {due}"

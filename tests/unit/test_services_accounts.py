@@ -10,7 +10,7 @@ from chalicelib.domain.model import Principal, Scope
 from chalicelib.domain.schemas import KeyCreate, TenantCreate
 from chalicelib.services import accounts
 from chalicelib.services.context import Context
-from tests.fakes import SettableClock
+from tests.support.doubles import SettableClock
 
 
 def test_a_new_tenant_gets_a_working_admin_key(ctx: Context) -> None:

@@ -11,7 +11,7 @@ from chalicelib.services import apps, messages
 from chalicelib.services.apps import ROTATION_OVERLAP_MS
 from chalicelib.services.context import Context
 from tests.conftest import deliver
-from tests.fakes import RecordingTimer, SettableClock
+from tests.support.doubles import RecordingTimer, SettableClock
 
 ALICE = Principal("ten_alice", "pro", frozenset({Scope.ADMIN}))
 BOB = Principal("ten_bob", "pro", frozenset({Scope.ADMIN}))

@@ -1,4 +1,4 @@
-"""Message use cases against the fakes with a settable clock: schedule, idempotency, change, cancel, redrive."""
+"""Message use cases on the SQLite store with a settable clock: schedule, idempotency, change, cancel, redrive."""
 
 from __future__ import annotations
 
@@ -20,11 +20,12 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.model import Principal, Scope, Status
 from chalicelib.domain.schemas import AppCreate, RetrySettings
 from chalicelib.domain.times import format_ms
-from chalicelib.ports import Inserted, MessageQuery
+from chalicelib.ports import Inserted, Lease, MessageQuery, Refused, TimerRef
 from chalicelib.services import apps, messages
 from chalicelib.services.context import Context
+from scheduler_local.messages import SqliteMessageStore
 from tests.conftest import deliver
-from tests.fakes import FakeLimiter, FakeMessageStore, RecordingTimer, SettableClock, snapshot
+from tests.support.doubles import RecordingTimer, ScriptedLimiter, SettableClock, snapshot
 
 DAY_MS = 86_400_000
 ALICE = Principal("ten_alice", "pro", frozenset({Scope.ADMIN}))
@@ -113,7 +114,7 @@ def test_payload_limit(ctx: Context, app_id: str) -> None:
 
 def test_limiter_counts_fresh_messages_and_a_refusal_stores_nothing(ctx: Context, app_id: str) -> None:
     limiter = ctx.limiter
-    assert isinstance(limiter, FakeLimiter)
+    assert isinstance(limiter, ScriptedLimiter)
     good = {"appId": app_id, "payload": 1, "delaySeconds": 1}
     messages.schedule(ctx, ALICE, [good, {"bad": 1}, good])
     assert limiter.calls == [(ALICE.tenant_id, "pro", 2)]
@@ -221,17 +222,17 @@ def test_cancel_only_while_scheduled(ctx: Context, app_id: str) -> None:
 def test_a_write_based_on_a_stale_read_is_refused(ctx: Context, app_id: str) -> None:
     message = schedule_one(ctx, app_id).message
 
-    class RacingStore(FakeMessageStore):
+    class RacingStore(SqliteMessageStore):
         """Another writer changes the message between the use case's read and its write."""
 
         def get_message(self, tenant_id: str, message_id: str) -> Any:
             seen = super().get_message(tenant_id, message_id)
             if seen is not None and seen.gen == message.gen:
-                FakeMessageStore.save(self, seen.evolve(), expected_gen=seen.gen)
+                SqliteMessageStore.save(self, seen.evolve(), expected_gen=seen.gen)
             return seen
 
     store = ctx.messages
-    assert isinstance(store, FakeMessageStore)
+    assert isinstance(store, SqliteMessageStore)
     store.__class__ = RacingStore
     with pytest.raises(ConcurrentUpdate):
         messages.cancel(ctx, ALICE, message.id)
@@ -240,12 +241,15 @@ def test_a_write_based_on_a_stale_read_is_refused(ctx: Context, app_id: str) -> 
 def test_claim_is_refused_for_a_stale_generation(ctx: Context, app_id: str, clock: SettableClock) -> None:
     message = schedule_one(ctx, app_id, delaySeconds=0).message
     changed = messages.change(ctx, ALICE, message.id, {"payload": 2}, "*")
-    claim = ctx.messages.claim
-    assert claim(ALICE.tenant_id, message.id, gen=message.gen, now_ms=clock.now, lease_until=0, owner="x") is None
+
+    def claim(m: Any, gen: int) -> Any:
+        return ctx.deliveries.claim(TimerRef(ALICE.tenant_id, m.id, gen), now_ms=clock.now, lease_until=clock.now + 1)
+
+    assert isinstance(claim(message, message.gen), Refused)
     later = schedule_one(ctx, app_id, delaySeconds=5).message
-    assert claim(ALICE.tenant_id, later.id, gen=later.gen, now_ms=clock.now, lease_until=0, owner="x") is None
-    claimed = claim(ALICE.tenant_id, message.id, gen=changed.gen, now_ms=clock.now, lease_until=0, owner="x")
-    assert claimed is not None and claimed.status is Status.DELIVERING
+    assert isinstance(claim(later, later.gen), Refused)
+    claimed = claim(message, changed.gen)
+    assert isinstance(claimed, Lease) and claimed.message.status is Status.DELIVERING
 
 
 # ---- redrive ----

@@ -11,7 +11,7 @@ from chalicelib.domain.times import day_of
 from chalicelib.services import apps, messages, usage
 from chalicelib.services.context import Context
 from tests.conftest import deliver
-from tests.fakes import SettableClock
+from tests.support.doubles import SettableClock
 
 DAY_MS = 86_400_000
 ALICE = Principal("ten_alice", "pro", frozenset({Scope.READ, Scope.SEND, Scope.ADMIN}))

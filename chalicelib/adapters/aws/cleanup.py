@@ -21,10 +21,10 @@ from typing import Any
 
 from chalicelib.adapters.aws import timing
 from chalicelib.adapters.aws.config import AwsConfig
+from chalicelib.adapters.aws.deliveryqueue import DynamoDeliveryQueue
 from chalicelib.adapters.aws.dynamo import map_exceptions
 from chalicelib.adapters.aws.messages import DynamoMessageStore
 from chalicelib.adapters.aws.timer import AwsTimer
-from chalicelib.domain.errors import ConcurrentUpdate
 from chalicelib.domain.model import FINISHED, Message, Status
 from chalicelib.ports import Clock
 
@@ -61,6 +61,7 @@ class Cleanup:
     """One deployment's cleanup; `scheduler` is a boto3 EventBridge Scheduler client."""
 
     messages: DynamoMessageStore
+    queue: DynamoDeliveryQueue
     timer: AwsTimer
     scheduler: Any
     config: AwsConfig
@@ -90,7 +91,7 @@ class Cleanup:
                 if message.status is Status.SCHEDULED:
                     self._arm(message, now, report)
                 elif message.status is Status.DELIVERING and (waking.lease_until or 0) <= now:
-                    self._take_back(message, now, report)
+                    self._take_back(message, report)
             except Exception as exc:  # one message's trouble must not stop the sweep
                 log.exception("cleanup of %s failed", message.id)
                 report.errors.append(f"{message.id}: {type(exc).__name__}")
@@ -102,12 +103,10 @@ class Cleanup:
         report.armed += 1
         self.messages.set_wake(message, max(message.due_at, now) + timing.ARM_GRACE_MS)
 
-    def _take_back(self, message: Message, now: int, report: Report) -> None:
+    def _take_back(self, message: Message, report: Report) -> None:
         """A lease expired: the attempt may or may not have happened (delivery is at least once)."""
-        again = message.evolve(status=Status.SCHEDULED)
-        try:
-            self.messages.save(again, expected_gen=message.gen)
-        except ConcurrentUpdate:
+        again = self.queue.take_back(message)
+        if again is None:
             return  # its delivery finished meanwhile
         report.leases_taken_back += 1
         self.timer.arm([again])

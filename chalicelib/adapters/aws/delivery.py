@@ -1,9 +1,10 @@
-"""The delivery Lambda's work: Scheduler events re-queue; release (SQS) messages are waited for, claimed,
-delivered with the shared delivery code, recorded, metered and, on failure, re-armed.
+"""The delivery Lambda's driver of the delivery runner: Scheduler events re-queue; release (SQS) messages
+are waited for, then the runner claims, delivers and records them; a message waiting for a retry is
+re-armed, and every attempt is metered.
 
-Per record on the happy path: one conditional `UpdateItem` (claim), one `BatchGetItem` (app and
-payload), at most one KMS `Decrypt` (none once the app's data key is cached), one
-`TransactWriteItems` (message, attempt, counters). A Scheduler event costs one `SendMessage`.
+Per record on the happy path (`deliveryqueue`): one conditional `UpdateItem` (claim), one
+`BatchGetItem` (app and payload), at most one KMS `Decrypt` (none once the app's data key is cached),
+one `TransactWriteItems` (message, attempt, counters). A Scheduler event costs one `SendMessage`.
 """
 
 from __future__ import annotations
@@ -13,16 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.adapters.aws import codec, timing
-from chalicelib.adapters.aws.dynamo import from_item, map_exceptions, to_item
+from chalicelib.adapters.aws import timing
 from chalicelib.adapters.aws.messages import DynamoMessageStore
-from chalicelib.adapters.aws.stores import DynamoAppStore
 from chalicelib.adapters.aws.timer import AwsTimer
 from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
-from chalicelib.domain.errors import ConcurrentUpdate
-from chalicelib.domain.model import App, Message, Status
-from chalicelib.ports import Clock
-from chalicelib.services.delivery import Skip, plan_attempt, record_outcome, record_skip
+from chalicelib.domain.model import Message, Status
+from chalicelib.ports import Clock, Lease, Refused, TimerRef
+from chalicelib.services.runner import DeliveryRunner
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +59,12 @@ def parse_timer_event(data: Any) -> TimerEvent:
 class DeliveryWorker:
     """Handles timer events for one delivery Lambda container."""
 
-    client: Any  # boto3 DynamoDB client
-    apps_table: str
+    runner: DeliveryRunner
     messages: DynamoMessageStore
-    apps: DynamoAppStore
     timer: AwsTimer
     send: Callable[[DeliveryRequest], AttemptOutcome]
     clock: Clock
     sleep: Callable[[float], None]
-    jitter: Callable[[], float]
-    lease_ms: int
-    owner: str
     metric: Metric
 
     def on_schedule(self, data: Any) -> str:
@@ -95,59 +88,27 @@ class DeliveryWorker:
             return "requeued"
         if wait:
             self.sleep(wait / 1000)
-        now = self.clock.now_ms()
-        claimed, old = self.messages.claim_explained(
-            event.tenant_id,
-            event.message_id,
-            gen=event.gen,
-            now_ms=now,
-            lease_until=now + self.lease_ms,
-            owner=self.owner,
-        )
-        if claimed is None:
-            return self._not_claimed(event, old, now)
+        claimed = self.runner.claim(TimerRef(event.tenant_id, event.message_id, event.gen))
+        if isinstance(claimed, Refused):
+            return self._not_claimed(event, claimed.current, self.clock.now_ms())
         return self.deliver(claimed)
 
-    def deliver(self, claimed: Message) -> str:
-        """One attempt of a claimed message, recorded with its counters; re-armed when it waits for a retry."""
-        app, payload = self._inputs(claimed)
-        if payload is None:  # never sent without its content: the lease expires and cleanup retries
-            raise LookupError(f"the payload of {claimed.id} is missing")
-        plan = plan_attempt(claimed, app, payload, self.clock.now_ms())
-        if isinstance(plan, Skip):
-            record_skip(self.messages, claimed, plan)
-            self.metric("DeliveryFailed", 1)
-            return plan.message.status.value
-        outcome = self.send(plan)
-        try:
-            after = record_outcome(
-                self.messages, claimed, outcome, finished_at=self.clock.now_ms(), jitter=self.jitter()
-            )
-        except ConcurrentUpdate:
-            log.warning("result of %s was stale and dropped", claimed.id)
+    def deliver(self, lease: Lease) -> str:
+        """One attempt of a claimed message, recorded with its counters; re-armed when it waits for a retry.
+        A missing payload raises `MissingPayload`: never sent without its content, the lease expires and
+        cleanup retries."""
+        done = self.runner.deliver(lease, self.send)
+        if done.stale:
+            log.warning("result of %s was stale and dropped", lease.message.id)
             return "stale"
-        self._count(claimed, after, outcome)
+        after = done.completion.message
+        if done.outcome is None:
+            self.metric("DeliveryFailed", 1)
+            return after.status.value
+        self._count(lease.message, after, done.outcome)
         if after.status is Status.SCHEDULED:
             self.timer.arm([after])
         return after.status.value
-
-    def _inputs(self, claimed: Message) -> tuple[App | None, str | None]:
-        """The message's app (opened) and payload, in one `BatchGetItem` over both tables."""
-        request = {
-            self.apps_table: {"Keys": [to_item({"tenantId": claimed.tenant_id, "id": claimed.app_id})]},
-            self.messages.table: {"Keys": [to_item({"pk": claimed.id, "sk": codec.PAYLOAD_SK})]},
-        }
-        found: dict[str, list[dict[str, Any]]] = {}
-        while request:
-            with map_exceptions("delivery inputs"):
-                response = self.client.batch_get_item(RequestItems=request)
-            for table, rows in response.get("Responses", {}).items():
-                found.setdefault(table, []).extend(from_item(row) for row in rows)
-            request = response.get("UnprocessedKeys") or {}
-        app_rows, payload_rows = found.get(self.apps_table, []), found.get(self.messages.table, [])
-        app = self.apps.open_app(app_rows[0]) if app_rows else None
-        payload = str(payload_rows[0]["body"]) if payload_rows else None
-        return app, payload
 
     def _count(self, claimed: Message, after: Message, outcome: AttemptOutcome) -> None:
         self.metric("DeliveryAttempts", 1)

@@ -18,7 +18,6 @@ from chalicelib.adapters.aws.dynamo import (
     ConditionFailed,
     Item,
     batch_get,
-    from_item,
     map_exceptions,
     to_item,
     values,
@@ -232,47 +231,6 @@ class DynamoMessageStore(MessageQueries):
                 "ExpressionAttributeValues": values(**named),
             }
         }
-
-    def claim(
-        self, tenant_id: str, message_id: str, *, gen: int, now_ms: int, lease_until: int, owner: str
-    ) -> Message | None:
-        """Take a due message at `gen` for delivery (a conditional update; its wake index entry stays)."""
-        return self.claim_explained(
-            tenant_id, message_id, gen=gen, now_ms=now_ms, lease_until=lease_until, owner=owner
-        )[0]
-
-    def claim_explained(
-        self, tenant_id: str, message_id: str, *, gen: int, now_ms: int, lease_until: int, owner: str
-    ) -> tuple[Message | None, Message | None]:
-        """`claim`, plus the message as it was when nothing could be claimed (None if it does not exist)."""
-        try:
-            with map_exceptions(f"message {message_id}"):
-                response = self._client.update_item(
-                    TableName=self._table,
-                    Key=to_item({"pk": message_id, "sk": codec.MESSAGE_SK}),
-                    UpdateExpression="SET #status = :delivering, gen = :next, leaseUntil = :lease, leaseOwner = :owner",
-                    ConditionExpression=(
-                        "tenantId = :tenant AND #status = :scheduled AND gen = :gen AND dueAt <= :now"
-                        " AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)"
-                    ),
-                    ExpressionAttributeNames={"#status": "status"},
-                    ExpressionAttributeValues=values(
-                        delivering=Status.DELIVERING.value,
-                        scheduled=Status.SCHEDULED.value,
-                        next=gen + 1,
-                        lease=lease_until,
-                        owner=owner,
-                        tenant=tenant_id,
-                        gen=gen,
-                        now=now_ms,
-                    ),
-                    ReturnValues="ALL_NEW",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-        except ConditionFailed as failed:
-            old = failed.item if failed.item and failed.item.get("tenantId") == tenant_id else None
-            return None, None if old is None else codec.message_from(old)
-        return codec.message_from(from_item(response["Attributes"])), None
 
     def set_wake(self, message: Message, wake_at: int) -> bool:
         """Move a `scheduled` message's wake time (armed: later; arming failed: now). False if it changed."""

@@ -21,6 +21,7 @@ from chalicelib.adapters.aws import tables
 from chalicelib.adapters.aws.cleanup import Cleanup
 from chalicelib.adapters.aws.config import AwsConfig, aws_config_from_env
 from chalicelib.adapters.aws.delivery import DeliveryWorker
+from chalicelib.adapters.aws.deliveryqueue import DynamoDeliveryQueue
 from chalicelib.adapters.aws.limiter import DynamoQuotaLimiter
 from chalicelib.adapters.aws.messages import DynamoMessageStore
 from chalicelib.adapters.aws.provisioning import Provisioner, ProvisioningTenantStore
@@ -32,6 +33,7 @@ from chalicelib.delivery import send_once
 from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
 from chalicelib.ports import Clock
 from chalicelib.services.context import Context
+from chalicelib.services.runner import DeliveryRunner
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
@@ -159,6 +161,7 @@ class AwsRuntime:
             keys=self.keys,
             apps=self.apps,
             messages=self.messages,
+            deliveries=self.deliveries,
             usage=self.usage,
             timer=self.timer,
             limiter=DynamoQuotaLimiter(self.settings, self.usage.scheduled_on),
@@ -168,20 +171,31 @@ class AwsRuntime:
         )
 
     @functools.cached_property
-    def worker(self) -> DeliveryWorker:
-        """The delivery Lambda's worker."""
-        return DeliveryWorker(
-            client=self.clients.get("dynamodb"),
-            apps_table=self.config.table(tables.APPS),
+    def deliveries(self) -> DynamoDeliveryQueue:
+        """Leases: claims by timer reference, results, take-back."""
+        return DynamoDeliveryQueue(
+            self.clients.get("dynamodb"),
             messages=self.messages,
             apps=self.apps,
+            apps_table=self.config.table(tables.APPS),
+            owner=f"lambda-{uuid.uuid4().hex[:12]}",
+        )
+
+    @functools.cached_property
+    def runner(self) -> DeliveryRunner:
+        """The delivery runner over the DynamoDB queue (one lease per record; Lambda is the pool)."""
+        return DeliveryRunner(self.deliveries, self.clock, lease_ms=self.config.lease_s * 1000, jitter=self.jitter)
+
+    @functools.cached_property
+    def worker(self) -> DeliveryWorker:
+        """The delivery Lambda's driver of the runner."""
+        return DeliveryWorker(
+            runner=self.runner,
+            messages=self.messages,
             timer=self.timer,
             send=self.send or self._send_once,
             clock=self.clock,
             sleep=self.sleep,
-            jitter=self.jitter,
-            lease_ms=self.config.lease_s * 1000,
-            owner=f"lambda-{uuid.uuid4().hex[:12]}",
             metric=self.metric,
         )
 
@@ -199,6 +213,7 @@ class AwsRuntime:
         """The cleanup Lambda's work."""
         return Cleanup(
             messages=self.messages,
+            queue=self.deliveries,
             timer=self.timer,
             scheduler=self.clients.get("scheduler"),
             config=self.config,
