@@ -15,7 +15,7 @@ from pathlib import Path
 
 from chalicelib.domain.errors import StorageUnavailable
 
-SCHEMA_VERSION = 2  # 2: messages.lease_until
+SCHEMA_VERSION = 2  # 2: messages.lease_until, apps.retry_policy
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tenants (
@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
 CREATE INDEX IF NOT EXISTS api_keys_by_tenant ON api_keys (tenant_id, created_at);
 CREATE TABLE IF NOT EXISTS apps (
     id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, name TEXT NOT NULL, url TEXT NOT NULL,
-    headers TEXT NOT NULL, max_attempts INTEGER NOT NULL, secrets TEXT NOT NULL, created_at INTEGER NOT NULL);
+    headers TEXT NOT NULL, max_attempts INTEGER NOT NULL, secrets TEXT NOT NULL, created_at INTEGER NOT NULL,
+    retry_policy TEXT);
 CREATE INDEX IF NOT EXISTS apps_by_tenant ON apps (tenant_id, id);
 CREATE TABLE IF NOT EXISTS messages (
     id TEXT NOT NULL UNIQUE, tenant_id TEXT NOT NULL, app_id TEXT NOT NULL, status TEXT NOT NULL,
@@ -81,9 +82,9 @@ class Database:
             found = int(row[0]) if row else 0
             if found > SCHEMA_VERSION:
                 raise RuntimeError(f"{self.path} has schema {found}; this version reads up to {SCHEMA_VERSION}")
-            columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
-            if "lease_until" not in columns:  # schema 1 -> 2
-                conn.execute("ALTER TABLE messages ADD COLUMN lease_until INTEGER")
+            for table, column in (("messages", "lease_until INTEGER"), ("apps", "retry_policy TEXT")):
+                if column.split()[0] not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")  # schema 1 -> 2
             conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )

@@ -10,6 +10,7 @@ from typing import Generic, TypeVar
 
 from chalicelib.adapters.cursor import decode_cursor, encode_cursor
 from chalicelib.domain.model import ApiKey, App, Page, Scope, SigningSecret, Tenant, UsageDay, UsageDelta
+from chalicelib.domain.policy import RetryPolicy
 from scheduler_local.db import Database
 
 V = TypeVar("V")
@@ -156,7 +157,7 @@ def _key(row: tuple) -> ApiKey:
 class SqliteAppStore:
     """`AppStore` on SQLite; secrets and header values are stored as given (the data dir is private)."""
 
-    _COLUMNS = "id, tenant_id, name, url, headers, max_attempts, secrets, created_at"
+    _COLUMNS = "id, tenant_id, name, url, headers, max_attempts, secrets, created_at, retry_policy"
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -166,7 +167,7 @@ class SqliteAppStore:
         secrets = [[secret.value, secret.expires_at] for secret in app.secrets]
         with self._db.write() as conn:
             conn.execute(
-                f"INSERT OR REPLACE INTO apps ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO apps ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     app.id,
                     app.tenant_id,
@@ -176,6 +177,7 @@ class SqliteAppStore:
                     app.max_attempts,
                     json.dumps(secrets),
                     app.created_at,
+                    _policy_json(app.retry),
                 ),
             )
 
@@ -216,9 +218,15 @@ class SqliteAppStore:
 
 def app_from_row(row: tuple) -> App:
     """An `App` from a row of `SqliteAppStore._COLUMNS`."""
-    app_id, tenant_id, name, url, headers, max_attempts, secrets, created_at = row
+    app_id, tenant_id, name, url, headers, max_attempts, secrets, created_at, policy = row
     signing = tuple(SigningSecret(value, expires_at) for value, expires_at in json.loads(secrets))
-    return App(app_id, tenant_id, name, url, json.loads(headers), max_attempts, signing, created_at)
+    retry = RetryPolicy.from_dict(json.loads(policy) if policy else None, max_attempts=max_attempts)
+    return App(app_id, tenant_id, name, url, json.loads(headers), retry, signing, created_at)
+
+
+def _policy_json(policy: RetryPolicy) -> str | None:
+    stored = policy.as_dict()
+    return None if stored is None else json.dumps(stored)
 
 
 class SqliteUsageStore:

@@ -63,7 +63,12 @@ def app(value: App, *, with_secret: bool = False) -> dict[str, Any]:
         "name": value.name,
         "url": value.url,
         "headers": dict.fromkeys(value.headers, MASK),
-        "retry": {"maxAttempts": value.max_attempts},
+        "retry": {
+            "maxAttempts": value.retry.max_attempts,
+            "scheduleSeconds": [step / 1000 for step in value.retry.schedule_ms],
+            "jitter": value.retry.jitter,
+            "maxRetryAfterSeconds": value.retry.max_retry_after_ms / 1000,
+        },
         "createdAt": format_ms(value.created_at),
     }
     if with_secret:

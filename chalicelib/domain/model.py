@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from chalicelib.domain.errors import WrongState
+from chalicelib.domain.policy import RetryPolicy
 
 T = TypeVar("T")
 
@@ -116,9 +117,14 @@ class App:
     name: str
     url: str
     headers: Mapping[str, str]
-    max_attempts: int
+    retry: RetryPolicy
     secrets: tuple[SigningSecret, ...]
     created_at: int
+
+    @property
+    def max_attempts(self) -> int:
+        """Attempts a new message of this app gets unless it says otherwise."""
+        return self.retry.max_attempts
 
     def signing_secrets(self, now_ms: int) -> tuple[str, ...]:
         """The secrets that sign a delivery now: the current one first, then unexpired old ones."""

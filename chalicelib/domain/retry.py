@@ -1,31 +1,47 @@
-"""Retry policy: what an attempt's result does to a message, and when the next attempt runs."""
+"""What an attempt's result does to a message, and when the next attempt runs (by a `RetryPolicy`)."""
 
 from __future__ import annotations
 
 import dataclasses
 
 from chalicelib.domain.model import FailureReason, Message, Status, UsageDelta
+from chalicelib.domain.policy import (
+    BACKOFF_MS,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_POLICY,
+    JITTER,
+    MAX_ATTEMPTS_LIMIT,
+    MAX_RETRY_AFTER_MS,
+    RetryPolicy,
+)
 from chalicelib.domain.times import day_of
 
-# Delay after the 1st, 2nd, ... failed attempt; the last value repeats.
-BACKOFF_MS = (5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 10_800_000)
-JITTER = 0.2  # each delay is spread over ±20 % so retries of many messages do not move in lockstep
-MAX_RETRY_AFTER_MS = 86_400_000
-DEFAULT_MAX_ATTEMPTS = 8
-MAX_ATTEMPTS_LIMIT = 50
+__all__ = [
+    "BACKOFF_MS",
+    "DEFAULT_MAX_ATTEMPTS",
+    "DEFAULT_POLICY",
+    "JITTER",
+    "MAX_ATTEMPTS_LIMIT",
+    "MAX_RETRY_AFTER_MS",
+    "RetryPolicy",
+    "after_attempt",
+    "backoff_ms",
+    "expire_unattempted",
+    "is_expired",
+    "is_success",
+    "retry_delay_ms",
+    "usage_of_transition",
+]
 
 
 def backoff_ms(failed_attempts: int, jitter: float) -> int:
-    """Delay before the next attempt after `failed_attempts` failures; `jitter` is uniform in [0, 1)."""
-    base = BACKOFF_MS[min(failed_attempts, len(BACKOFF_MS)) - 1]
-    return round(base * (1 - JITTER + 2 * JITTER * jitter))
+    """The default policy's backoff (`RetryPolicy.backoff_ms`)."""
+    return DEFAULT_POLICY.backoff_ms(failed_attempts, jitter)
 
 
 def retry_delay_ms(failed_attempts: int, retry_after_s: float | None, jitter: float) -> int:
-    """`Retry-After` when the receiver sent one (capped at 24 h), else the backoff."""
-    if retry_after_s is not None and retry_after_s >= 0:
-        return min(round(retry_after_s * 1000), MAX_RETRY_AFTER_MS)
-    return backoff_ms(failed_attempts, jitter)
+    """The default policy's delay (`RetryPolicy.delay_ms`)."""
+    return DEFAULT_POLICY.delay_ms(failed_attempts, retry_after_s, jitter)
 
 
 def is_success(status_code: int | None) -> bool:
@@ -41,8 +57,10 @@ def after_attempt(
     status_code: int | None,
     retry_after_s: float | None,
     jitter: float,
+    policy: RetryPolicy = DEFAULT_POLICY,
 ) -> Message:
-    """The message after one attempt of a claimed (`delivering`) message."""
+    """The message after one attempt of a claimed (`delivering`) message, retried by its app's `policy`
+    (the message keeps its own `max_attempts`, fixed when it was scheduled)."""
     attempts = message.attempts + 1
     base = message.evolve(attempts=attempts, first_attempt_at=message.first_attempt_at or started_at)
     if is_success(status_code):
@@ -52,7 +70,7 @@ def after_attempt(
     failed_so_far = attempts - message.attempts_base
     if failed_so_far >= message.max_attempts:
         return _finish(base, Status.FAILED, failure_reason=FailureReason.EXHAUSTED)
-    next_due = finished_at + retry_delay_ms(failed_so_far, retry_after_s, jitter)
+    next_due = finished_at + policy.delay_ms(failed_so_far, retry_after_s, jitter)
     if message.not_after is not None and next_due > message.not_after:
         return _finish(base, Status.FAILED, failure_reason=FailureReason.EXPIRED)
     return _finish(base, Status.SCHEDULED, due_at=next_due)

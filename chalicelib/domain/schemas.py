@@ -12,7 +12,19 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
-from chalicelib.domain.retry import MAX_ATTEMPTS_LIMIT
+from chalicelib.domain.policy import (
+    BACKOFF_MS,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_POLICY,
+    JITTER,
+    MAX_ATTEMPTS_LIMIT,
+    MAX_DELAY_MS,
+    MAX_JITTER,
+    MAX_RETRY_AFTER_MS,
+    MAX_SCHEDULE_STEPS,
+    MIN_DELAY_MS,
+    RetryPolicy,
+)
 from chalicelib.domain.times import parse_instant
 
 MAX_PAYLOAD_BYTES = 256 * 1024
@@ -77,9 +89,31 @@ def check_headers(value: dict[str, str]) -> dict[str, str]:
 
 
 class RetrySettings(Strict):
-    """Retry defaults of an app."""
+    """The retry policy of an app: attempts a message gets by default, the delays after the 1st, 2nd, ...
+    failed attempt (the last repeats), their jitter (a fraction), and the cap on a receiver's `Retry-After`.
+    Left out: the contract's policy."""
 
-    maxAttempts: MaxAttempts = 8
+    maxAttempts: MaxAttempts = DEFAULT_MAX_ATTEMPTS
+    scheduleSeconds: Annotated[
+        list[Annotated[float, Field(ge=MIN_DELAY_MS / 1000, le=MAX_DELAY_MS / 1000)]],
+        Field(min_length=1, max_length=MAX_SCHEDULE_STEPS),
+    ] = Field(default_factory=lambda: [ms / 1000 for ms in BACKOFF_MS])
+    jitter: Annotated[float, Field(ge=0, le=MAX_JITTER)] = JITTER
+    maxRetryAfterSeconds: Annotated[float, Field(ge=0, le=MAX_RETRY_AFTER_MS / 1000)] = MAX_RETRY_AFTER_MS / 1000
+
+    def policy(self, base: RetryPolicy = DEFAULT_POLICY) -> RetryPolicy:
+        """The domain value: the fields given here over `base` (a PATCH changes only what it names)."""
+        given = self.model_fields_set
+        return RetryPolicy(
+            schedule_ms=tuple(round(s * 1000) for s in self.scheduleSeconds)
+            if "scheduleSeconds" in given
+            else base.schedule_ms,
+            jitter=self.jitter if "jitter" in given else base.jitter,
+            max_attempts=self.maxAttempts if "maxAttempts" in given else base.max_attempts,
+            max_retry_after_ms=round(self.maxRetryAfterSeconds * 1000)
+            if "maxRetryAfterSeconds" in given
+            else base.max_retry_after_ms,
+        )
 
 
 class TenantCreate(Strict):
@@ -221,9 +255,12 @@ class CallerOut(BaseModel):
 
 
 class RetryOut(BaseModel):
-    """Retry defaults of an app, as returned (lenient: a future field must not break clients)."""
+    """The retry policy of an app, as returned (lenient: a future field must not break clients)."""
 
     maxAttempts: int
+    scheduleSeconds: list[float]
+    jitter: float
+    maxRetryAfterSeconds: float
 
 
 class AppOut(BaseModel):

@@ -23,7 +23,7 @@ def create_app(ctx: Context, principal: Principal, body: AppCreate) -> App:
         name=body.name,
         url=body.url,
         headers=dict(body.headers),
-        max_attempts=body.retry.maxAttempts,
+        retry=body.retry.policy(),
         secrets=(SigningSecret(ids.new_signing_secret()),),
         created_at=ctx.clock.now_ms(),
     )
@@ -57,7 +57,7 @@ def update_app(ctx: Context, principal: Principal, app_id: str, body: AppPatch) 
     if body.headers is not None:
         changes["headers"] = dict(body.headers)
     if body.retry is not None:
-        changes["max_attempts"] = body.retry.maxAttempts
+        changes["retry"] = body.retry.policy(app.retry)
     updated = dataclasses.replace(app, **changes)  # type: ignore[arg-type]
     ctx.apps.put_app(updated)
     return updated

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
 from chalicelib.domain.model import App, Attempt, FailureReason, Message, Status, UsageDelta
+from chalicelib.domain.policy import DEFAULT_POLICY, RetryPolicy
 from chalicelib.domain.retry import after_attempt, expire_unattempted, is_expired, usage_of_transition
 from chalicelib.domain.times import format_ms
 
@@ -43,11 +44,17 @@ def plan_attempt(claimed: Message, app: App | None, payload_json: str, now_ms: i
 
 
 def outcome_transition(
-    claimed: Message, outcome: AttemptOutcome, *, finished_at: int, jitter: float
+    claimed: Message,
+    outcome: AttemptOutcome,
+    *,
+    finished_at: int,
+    jitter: float,
+    policy: RetryPolicy = DEFAULT_POLICY,
 ) -> tuple[Message, Attempt, UsageDelta]:
-    """The message after the attempt, the attempt record, and the counters it adds."""
+    """The message after the attempt (retried by `policy`, its app's), the attempt record, and its counters."""
     after = after_attempt(
         claimed,
+        policy=policy,
         started_at=outcome.started_at_ms,
         finished_at=finished_at,
         status_code=outcome.status_code,

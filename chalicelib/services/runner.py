@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
 from chalicelib.domain.model import FailureReason, Message, Status
+from chalicelib.domain.policy import DEFAULT_POLICY
 from chalicelib.domain.retry import usage_of_transition
 from chalicelib.ports import Clock, Completion, DeliveryQueue, Lease, Refused, TimerRef
 from chalicelib.services.delivery import Skip, log_result, outcome_transition, plan_attempt
@@ -100,8 +101,9 @@ class DeliveryRunner:
 
     def finish(self, lease: Lease, outcome: AttemptOutcome) -> Completion:
         """The completion of an attempt: the message's next state, the attempt record and counters."""
+        policy = lease.app.retry if lease.app is not None else DEFAULT_POLICY
         after, attempt, usage = outcome_transition(
-            lease.message, outcome, finished_at=self.clock.now_ms(), jitter=self.jitter()
+            lease.message, outcome, finished_at=self.clock.now_ms(), jitter=self.jitter(), policy=policy
         )
         return Completion(after, lease.message.gen, attempt, usage)
 

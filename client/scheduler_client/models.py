@@ -62,9 +62,13 @@ class KeyOut(BaseModel):
 
 
 class RetryOut(BaseModel):
-    """Retry defaults of an app."""
+    """The retry policy of an app: default attempts, delays after each failure (the last repeats), their
+    jitter, and the cap on a receiver's `Retry-After`."""
 
     maxAttempts: int
+    scheduleSeconds: list[float] | None = None  # None: a server older than the retry policy
+    jitter: float | None = None
+    maxRetryAfterSeconds: float | None = None
 
 
 class AppOut(BaseModel):

@@ -9,7 +9,8 @@ import pytest
 from chalicelib.domain.delivery import AttemptOutcome
 from chalicelib.domain.errors import ConcurrentUpdate, IdempotencyConflict, NotFound, Unauthenticated, WrongState
 from chalicelib.domain.model import Message, Principal, Scope, Status
-from chalicelib.domain.schemas import AppCreate, KeyCreate, TenantCreate
+from chalicelib.domain.policy import RetryPolicy
+from chalicelib.domain.schemas import AppCreate, KeyCreate, RetrySettings, TenantCreate
 from chalicelib.ports import Admission, Completion, Lease, MessageQuery, Refused, TimerRef
 from chalicelib.services import accounts, apps, messages, usage
 from chalicelib.services.context import Context
@@ -326,3 +327,21 @@ def test_claim_due_takes_due_messages_earliest_first_within_the_admission(ctx: C
     assert [lease.message.id for lease in rest] == [made[2].id, made[0].id]  # app_a's, earliest first
     assert ctx.deliveries.claim_due(clock.now, Admission(10), lease_until=lease_until) == []  # made[3] is not due
     assert ctx.deliveries.next_due(Admission(10)) == made[3].due_at
+
+
+def test_the_apps_retry_policy_is_stored_and_drives_the_retries(ctx: Context, clock) -> None:
+    who = tenant(ctx)
+    retry = RetrySettings(maxAttempts=3, scheduleSeconds=[1, 7], jitter=0, maxRetryAfterSeconds=30)
+    app = apps.create_app(ctx, who, AppCreate(name="hooks", url="https://example.com/hook", retry=retry))
+    stored = ctx.apps.get_app(who.tenant_id, app.id)
+    assert stored is not None and stored.retry == RetryPolicy((1_000, 7_000), 0.0, 3, 30_000)
+    message = schedule_one(ctx, who, app.id, delaySeconds=0).message
+    assert message.max_attempts == 3
+    first = attempt(ctx, leased(ctx, message), AttemptOutcome(clock.now, 5, 500, "http_status: 500", "", None))
+    assert first.due_at == clock.now + 1_000
+    clock.advance(1_000)
+    second = attempt(ctx, leased(ctx, first), AttemptOutcome(clock.now, 5, 429, "http_status: 429", "", 3_600))
+    assert second.due_at == clock.now + 30_000  # Retry-After, capped by the app's policy
+    clock.advance(30_000)
+    third = attempt(ctx, leased(ctx, second), AttemptOutcome(clock.now, 5, 500, "http_status: 500", "", None))
+    assert (third.status, third.failure_reason) == (Status.FAILED, "exhausted")

@@ -11,6 +11,13 @@ from chalicelib.services.context import Context
 from tests.conftest import Api, Tenant
 from tests.support.doubles import RecordingTimer, snapshot
 
+DEFAULT_RETRY = {
+    "maxAttempts": 8,
+    "scheduleSeconds": [5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0, 10800.0],
+    "jitter": 0.2,
+    "maxRetryAfterSeconds": 86400.0,
+}
+
 
 def test_create_shows_the_secret_once_and_masks_headers(admin: Api, ctx: Context, tenant: Tenant) -> None:
     body = {
@@ -25,7 +32,7 @@ def test_create_shows_the_secret_once_and_masks_headers(admin: Api, ctx: Context
     assert created["id"].startswith("app_")
     assert created["signingSecret"].startswith("whsec_")
     assert created["headers"] == {"X-Token": "***"}
-    assert created["retry"] == {"maxAttempts": 3}
+    assert created["retry"] == DEFAULT_RETRY | {"maxAttempts": 3}
     assert created["createdAt"].endswith("Z")
     stored = ctx.apps.get_app(tenant.id, created["id"])
     assert stored is not None and stored.headers == {"X-Token": "s3cret"}
@@ -36,7 +43,7 @@ def test_create_shows_the_secret_once_and_masks_headers(admin: Api, ctx: Context
 
 
 def test_retry_defaults_to_eight(admin: Api) -> None:
-    assert admin.post("/apps", {"name": "a", "url": "http://localhost:9/x"}).json_body["retry"] == {"maxAttempts": 8}
+    assert admin.post("/apps", {"name": "a", "url": "http://localhost:9/x"}).json_body["retry"] == DEFAULT_RETRY
 
 
 def test_list_walks_every_page(admin: Api, tenant: Tenant) -> None:
@@ -64,7 +71,7 @@ def test_patch_changes_fields_and_replaces_headers(admin: Api, app_id: str, ctx:
         "renamed",
         "https://example.org/",
         {"C": "***"},
-        {"maxAttempts": 2},
+        DEFAULT_RETRY | {"maxAttempts": 2},
     )
     assert "signingSecret" not in changed
     stored = ctx.apps.get_app(tenant.id, app_id)
@@ -159,4 +166,38 @@ def test_bad_patch_is_400_and_changes_nothing(admin: Api, app_id: str, ctx: Cont
     before = snapshot(ctx)
     for body in ({"url": "gopher://x"}, {"headers": {"Host": "x"}}, {"nope": 1}):
         assert admin.patch(f"/apps/{app_id}", body).status_code == 400
+    assert snapshot(ctx) == before
+
+
+def test_an_apps_retry_policy_is_settable_and_a_patch_changes_only_what_it_names(admin: Api, ctx: Context) -> None:
+    retry = {"maxAttempts": 3, "scheduleSeconds": [1, 2.5], "jitter": 0, "maxRetryAfterSeconds": 60}
+    created = admin.post("/apps", {"name": "a", "url": "https://example.com/", "retry": retry}).json_body
+    assert created["retry"] == {
+        "maxAttempts": 3,
+        "scheduleSeconds": [1.0, 2.5],
+        "jitter": 0.0,
+        "maxRetryAfterSeconds": 60.0,
+    }
+    changed = admin.patch(f"/apps/{created['id']}", {"retry": {"jitter": 0.1}}).json_body
+    assert changed["retry"] == created["retry"] | {"jitter": 0.1}
+    assert admin.get(f"/apps/{created['id']}").json_body["retry"] == changed["retry"]
+
+
+@pytest.mark.parametrize(
+    ("retry", "field"),
+    [
+        ({"scheduleSeconds": []}, "retry.scheduleSeconds"),
+        ({"scheduleSeconds": [0.5]}, "retry.scheduleSeconds.0"),
+        ({"scheduleSeconds": [86_401]}, "retry.scheduleSeconds.0"),
+        ({"scheduleSeconds": [1] * 21}, "retry.scheduleSeconds"),
+        ({"jitter": 0.6}, "retry.jitter"),
+        ({"maxRetryAfterSeconds": -1}, "retry.maxRetryAfterSeconds"),
+        ({"backoff": "fast"}, "retry.backoff"),
+    ],
+)
+def test_a_bad_retry_policy_is_a_400_and_stores_nothing(admin: Api, ctx: Context, retry: dict, field: str) -> None:
+    before = snapshot(ctx)
+    response = admin.post("/apps", {"name": "a", "url": "https://example.com/", "retry": retry})
+    assert response.status_code == 400
+    assert response.json_body["error"]["field"] == field
     assert snapshot(ctx) == before

@@ -6,6 +6,7 @@ import pytest
 
 from chalicelib.domain.errors import WrongState
 from chalicelib.domain.model import Message, Status, cancel, claim, redrive, reschedule
+from chalicelib.domain.policy import DEFAULT_POLICY, RetryPolicy
 from chalicelib.domain.retry import BACKOFF_MS, after_attempt, backoff_ms, retry_delay_ms
 
 T0 = 1_800_000_000_000
@@ -92,3 +93,42 @@ def test_redrive_only_from_failed_or_cancelled_with_a_fresh_budget() -> None:
     assert (again.status, again.attempts_left, again.failure_reason, again.late_ms) == (Status.SCHEDULED, 1, None, None)
     with pytest.raises(WrongState):
         redrive(scheduled(), send_at=T0)
+
+
+def test_a_retry_policy_spreads_its_own_schedule_and_caps_retry_after() -> None:
+    policy = RetryPolicy(schedule_ms=(1_000, 4_000), jitter=0.5, max_attempts=5, max_retry_after_ms=10_000)
+    assert [policy.backoff_ms(n, 0.5) for n in (1, 2, 3, 9)] == [1_000, 4_000, 4_000, 4_000]  # the last repeats
+    assert (policy.backoff_ms(1, 0.0), policy.backoff_ms(1, 0.999)) == (500, 1_499)  # ±50 %
+    assert policy.delay_ms(1, 60.0, 0.5) == 10_000 and policy.delay_ms(1, 2.0, 0.5) == 2_000
+    assert RetryPolicy.from_dict(policy.as_dict(), max_attempts=5) == policy
+    assert DEFAULT_POLICY.as_dict() is None and RetryPolicy.from_dict(None, max_attempts=8) == DEFAULT_POLICY
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"schedule_ms": ()},
+        {"schedule_ms": (999,)},
+        {"schedule_ms": (86_400_001,)},
+        {"jitter": 0.51},
+        {"max_attempts": 0},
+        {"max_retry_after_ms": 86_400_001},
+    ],
+)
+def test_a_retry_policy_refuses_values_it_cannot_run_with(bad: dict) -> None:
+    with pytest.raises(ValueError):
+        RetryPolicy(**bad)
+
+
+def test_after_attempt_uses_the_given_policy() -> None:
+    policy = RetryPolicy(schedule_ms=(2_000,), jitter=0.0)
+    after = after_attempt(
+        claim(scheduled()),
+        started_at=T0,
+        finished_at=T0 + 10,
+        status_code=500,
+        retry_after_s=None,
+        jitter=0.9,
+        policy=policy,
+    )
+    assert after.due_at == T0 + 2_010

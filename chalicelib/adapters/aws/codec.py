@@ -7,12 +7,14 @@ delivering, `expiresAt` (TTL) once finished. See `tables` and docs/aws-design.md
 
 from __future__ import annotations
 
+import json
 import zlib
 from typing import Any
 
 from chalicelib.adapters.aws.dynamo import Item
 from chalicelib.adapters.aws.sealing import Sealed
 from chalicelib.domain.model import FINISHED, App, Attempt, FailureReason, Message, SigningSecret, Status
+from chalicelib.domain.policy import RetryPolicy
 
 MESSAGE_SK = "m"
 PAYLOAD_SK = "p"
@@ -159,6 +161,7 @@ def app_item(app: App, sealed_headers: list[str], sealed_secrets: list[str]) -> 
         "url": app.url,
         "maxAttempts": app.max_attempts,
         "createdAt": app.created_at,
+        **({"retryPolicy": json.dumps(policy)} if (policy := app.retry.as_dict()) else {}),
         "headers": [[name, value] for name, value in zip(app.headers, sealed_headers, strict=True)],
         "secrets": [
             {"v": value, **({"x": s.expires_at} if s.expires_at is not None else {})}
@@ -181,7 +184,9 @@ def app_from(item: Item, opened: tuple[list[str], list[str]] | None = None) -> A
         name=item["name"],
         url=item["url"],
         headers={name: value for (name, _), value in zip(pairs, header_values, strict=True)},
-        max_attempts=int(item["maxAttempts"]),
+        retry=RetryPolicy.from_dict(
+            json.loads(item["retryPolicy"]) if item.get("retryPolicy") else None, max_attempts=int(item["maxAttempts"])
+        ),
         secrets=tuple(
             SigningSecret(value, entry.get("x")) for entry, value in zip(secrets, secret_values, strict=True)
         ),
