@@ -138,6 +138,7 @@ class AwsRuntime:
             retention_s=self.settings.retention_days * 86_400,
             arm_horizon_ms=self.config.arm_horizon_ms,
             metric=self.metric,
+            sleep=self.sleep,
         )
 
     @functools.cached_property
