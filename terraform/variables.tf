@@ -217,6 +217,22 @@ variable "lead_s" {
   }
 }
 
+variable "arm_horizon_s" {
+  description = <<-EOT
+    SCHEDULER_ARM_HORIZON_S: messages due further ahead than this get no EventBridge schedule when
+    stored; cleanup arms them as they come within it. It bounds the schedule group to about
+    (arming rate x horizon) schedules, under Scheduler's 10,000,000-schedule quota: 2 h holds
+    1,000 messages/s. 0 turns it off (every message is armed when stored).
+  EOT
+  type    = number
+  default = 7200
+
+  validation {
+    condition     = var.arm_horizon_s == 0 || (var.arm_horizon_s >= 3600 && var.arm_horizon_s <= 1000000000)
+    error_message = "arm_horizon_s: 0 (off) or 3600 to 1000000000 seconds (what the code accepts)."
+  }
+}
+
 variable "lease_s" {
   description = "Seconds a delivery holds its claim on a message (SCHEDULER_LEASE_S); must exceed the delivery function's timeout."
   type        = number

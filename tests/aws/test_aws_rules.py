@@ -258,6 +258,7 @@ def env_value(expression: str, values: dict[str, Any], function: str) -> str:
             separators=(",", ":"),
         ),
         "var.operator_key_hash": "0" * 64,
+        "local.arm_horizon_env": str(values["arm_horizon_s"] or ""),
     }
     if text in resolved:
         return resolved[text]

@@ -183,26 +183,29 @@ class MessageQueries:
 
     # ---- cleanup ---------------------------------------------------------------------------
 
-    def waking(self, now_ms: int, *, limit: int) -> list[Waking]:
-        """Messages whose wake time has passed, from every shard of the wake index (at most `limit`)."""
-        keys: list[str] = []
-        per_shard = max(1, limit // codec.WAKE_SHARDS)
-        for shard in range(codec.WAKE_SHARDS):
-            with map_exceptions("wake index"):
-                response = self._client.query(
-                    TableName=self._table,
-                    IndexName=BY_WAKE,
-                    KeyConditionExpression="wakeShard = :shard AND wakeAt <= :now",
-                    ExpressionAttributeValues=values(shard=f"w{shard:02d}", now=now_ms),
-                    Limit=per_shard,
-                )
-            keys.extend(from_item(row)["pk"] for row in response.get("Items", []))
-        items = self.messages_by_id(keys)
-        found = []
-        for item in items.values():
-            if item.get("wakeAt") is not None and int(item["wakeAt"]) <= now_ms:
-                found.append(Waking(codec.message_from(item), item.get("leaseUntil")))
-        return found
+    def waking_page(
+        self, shard: int, now_ms: int, *, limit: int, start: Item | None = None
+    ) -> tuple[list[Waking], Item | None]:
+        """One page of a wake index shard's entries whose time has passed, read back from the table,
+        and the key to resume after it (None: the shard has no more due entries)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": BY_WAKE,
+            "KeyConditionExpression": "wakeShard = :shard AND wakeAt <= :now",
+            "ExpressionAttributeValues": values(shard=f"w{shard:02d}", now=now_ms),
+            "Limit": limit,
+        }
+        if start is not None:
+            kwargs["ExclusiveStartKey"] = start
+        with map_exceptions("wake index"):
+            response = self._client.query(**kwargs)
+        items = self.messages_by_id([from_item(row)["pk"] for row in response.get("Items", [])])
+        found = [
+            Waking(codec.message_from(item), item.get("leaseUntil"))
+            for item in items.values()
+            if item.get("wakeAt") is not None and int(item["wakeAt"]) <= now_ms
+        ]
+        return found, response.get("LastEvaluatedKey")
 
     def control(self, name: str) -> Item:
         """A small bookkeeping item of cleanup (e.g. where the schedule sweep stopped)."""
