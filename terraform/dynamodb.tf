@@ -158,6 +158,11 @@ resource "aws_dynamodb_table" "messages" {
     range_key          = "sendKey"
     projection_type    = "INCLUDE"
     non_key_attributes = ["appId"]
+
+    warm_throughput {
+      read_units_per_second  = 12000
+      write_units_per_second = var.dynamodb_warm_write_units.indexes
+    }
   }
 
   # failed and cancelled messages of a tenant.
@@ -166,6 +171,11 @@ resource "aws_dynamodb_table" "messages" {
     hash_key        = "problemKey"
     range_key       = "sendKey"
     projection_type = "KEYS_ONLY"
+
+    warm_throughput {
+      read_units_per_second  = 12000
+      write_units_per_second = var.dynamodb_warm_write_units.indexes
+    }
   }
 
   # What cleanup sweeps: messages whose wake time has passed.
@@ -174,6 +184,11 @@ resource "aws_dynamodb_table" "messages" {
     hash_key        = "wakeShard"
     range_key       = "wakeAt"
     projection_type = "KEYS_ONLY"
+
+    warm_throughput {
+      read_units_per_second  = 12000
+      write_units_per_second = var.dynamodb_warm_write_units.indexes
+    }
   }
 
   # The tenant's attempt feed in recording order (attempts never change).
@@ -182,12 +197,23 @@ resource "aws_dynamodb_table" "messages" {
     hash_key        = "tenantId"
     range_key       = "feedKey"
     projection_type = "ALL"
+
+    warm_throughput {
+      read_units_per_second  = 12000
+      write_units_per_second = var.dynamodb_warm_write_units.indexes
+    }
   }
 
   # Finished messages, their payloads and attempts expire after SCHEDULER_RETENTION_DAYS.
   ttl {
     attribute_name = "expiresAt"
     enabled        = true
+  }
+
+  # Pre-warmed (see variable dynamodb_warm_write_units): a new table would take 4,000 WRU/s.
+  warm_throughput {
+    read_units_per_second  = 12000
+    write_units_per_second = var.dynamodb_warm_write_units.messages
   }
 
   point_in_time_recovery {
@@ -215,6 +241,12 @@ resource "aws_dynamodb_table" "usage" {
   attribute {
     name = "day"
     type = "S"
+  }
+
+  # Pre-warmed (see variable dynamodb_warm_write_units): a new table would take 4,000 WRU/s.
+  warm_throughput {
+    read_units_per_second  = 12000
+    write_units_per_second = var.dynamodb_warm_write_units.usage
   }
 
   point_in_time_recovery {

@@ -109,7 +109,9 @@ variable "api_throttle" {
     rate  = number
     burst = number
   })
-  default = { rate = 500, burst = 1000 }
+  # 2,000 req/s carries 1,000 creates/s with room for reads (docs/aws-capacity.md); the account's
+  # API Gateway throttle is 10,000 req/s across all its APIs.
+  default = { rate = 2000, burst = 4000 }
 }
 
 variable "operator_key_hash" {
@@ -185,9 +187,9 @@ variable "delivery_timeout_s" {
 }
 
 variable "delivery_max_concurrency" {
-  description = "Most concurrent delivery invocations the release queue's event source mapping starts (2-1000)."
+  description = "Most concurrent delivery invocations the release queue's event source mapping starts (2-1000); 100 carries ~1,500 deliveries/s to 100 ms receivers (docs/aws-capacity.md)."
   type        = number
-  default     = 50
+  default     = 100
 
   validation {
     condition     = var.delivery_max_concurrency >= 2 && var.delivery_max_concurrency <= 1000
@@ -203,6 +205,27 @@ variable "release_batch_size" {
   validation {
     condition     = var.release_batch_size >= 1 && var.release_batch_size <= 10
     error_message = "release_batch_size: 1 to 10."
+  }
+}
+
+variable "dynamodb_warm_write_units" {
+  description = <<-EOT
+    Write units per second the messages and usage tables take from the start (DynamoDB warm
+    throughput; a new on-demand table takes 4,000 until traffic has grown it). 1,000 messages/s
+    write ~9,000 WRU/s to messages and ~4,000 to usage (docs/aws-capacity.md). 4,000 (the
+    minimum) means no pre-warming; raising it is billed once. `indexes` applies to each GSI of
+    the messages table (by-wake takes 2 WRU per message, the others 1).
+  EOT
+  type = object({
+    messages = optional(number, 12000)
+    usage    = optional(number, 6000)
+    indexes  = optional(number, 4000)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for units in values(var.dynamodb_warm_write_units) : units >= 4000])
+    error_message = "dynamodb_warm_write_units: at least 4000 each (DynamoDB's on-demand minimum)."
   }
 }
 
