@@ -50,7 +50,12 @@ CALLS_PER_DELIVERY = 3
 # Write units per message by table and index: create (message 2 + payload 2 | counter 2 | by-send 1,
 # by-wake 1) + delivery (claim 1, message 2 + attempt 2 | counters 2 | by-wake 1, by-feed 1).
 WRU = {"messages": 9, "usage": 4, "by-send": 1, "by-wake": 2, "by-feed": 1}
-HOT_PER_TENANT = {"by-send": 1, "by-feed": 1, "usage": 4 / 8}  # WRU on one tenant's key per message
+# WRU a message puts on the busiest partition key of its tenant (keys sharded per tenant: codec).
+HOT_PER_TENANT = {
+    "by-send": 1 / codec.LIST_SHARDS,
+    "by-feed": 1 / codec.LIST_SHARDS,
+    "usage": WRU["usage"] / codec.USAGE_SHARDS,
+}
 
 
 @dataclass(frozen=True)
@@ -110,10 +115,14 @@ def creates(values: dict[str, Any]) -> Limit:
 
 def one_tenant(values: dict[str, Any]) -> Limit:
     rates = [p.get("rate") for p in values["plans"].values()]
-    hot = min(DYNAMODB_PARTITION_WRU / per for per in HOT_PER_TENANT.values())
+    key, per = max(HOT_PER_TENANT.items(), key=lambda entry: entry[1])
     if all(r is not None for r in rates):
         return Limit(max(rates), "the best plan's usage-plan rate", "`plans`")
-    return Limit(hot, "one tenant's index keys (1,000 WRU/s per partition)", "issue 10 item 3 (sharded index keys)")
+    return Limit(
+        DYNAMODB_PARTITION_WRU / per,
+        f"one tenant's busiest {key} key (1,000 WRU/s per partition)",
+        "`codec.LIST_SHARDS` / `codec.USAGE_SHARDS`",
+    )
 
 
 def pending(values: dict[str, Any], rate: float) -> str:

@@ -122,7 +122,7 @@ resource "aws_dynamodb_table" "messages" {
   }
 
   attribute {
-    name = "tenantId"
+    name = "sendShard"
     type = "S"
   }
 
@@ -147,14 +147,20 @@ resource "aws_dynamodb_table" "messages" {
   }
 
   attribute {
+    name = "feedShard"
+    type = "S"
+  }
+
+  attribute {
     name = "feedKey"
     type = "S"
   }
 
-  # A tenant's messages by sendAt, then id (appId to filter).
+  # A tenant's messages by sendAt, then id (appId to filter), over 8 partition keys per tenant
+  # (`<tenant>#<0-7>`) so one tenant is not one hot key; lists merge the shards.
   global_secondary_index {
     name               = "by-send"
-    hash_key           = "tenantId"
+    hash_key           = "sendShard"
     range_key          = "sendKey"
     projection_type    = "INCLUDE"
     non_key_attributes = ["appId"]
@@ -191,10 +197,10 @@ resource "aws_dynamodb_table" "messages" {
     }
   }
 
-  # The tenant's attempt feed in recording order (attempts never change).
+  # The tenant's attempt feed in recording order (attempts never change), 8 partition keys per tenant.
   global_secondary_index {
     name            = "by-feed"
-    hash_key        = "tenantId"
+    hash_key        = "feedShard"
     range_key       = "feedKey"
     projection_type = "ALL"
 

@@ -14,10 +14,11 @@ the time-to-live attribute of the tables that expire items. All tables are on-de
 | idempotency | `pk` = `<tenant>#<key>` | create idempotency records, 24 h TTL |
 
 GSIs of `messages` (all KEYS_ONLY or nearly, so state changes rarely touch them; see docs/aws-design.md):
-`by-send` (`tenantId`, `sendKey`) lists a tenant's messages by sendAt then id (+ `appId` to filter);
+`by-send` (`sendShard` = `<tenant>#<0-7>`, `sendKey`) lists a tenant's messages by sendAt then id
+(+ `appId` to filter), its 8 shards merged;
 `by-problem` (`problemKey` = `<tenant>#failed|cancelled`, `sendKey`) lists those two statuses;
-`by-wake` (`wakeShard`, `wakeAt`) is what cleanup sweeps; `by-feed` (`tenantId`, `feedKey`, ALL:
-attempts never change) is the tenant's attempt feed in recording order.
+`by-wake` (`wakeShard`, `wakeAt`) is what cleanup sweeps; `by-feed` (`feedShard`, `feedKey`, ALL:
+attempts never change) is the tenant's attempt feed in recording order, its 8 shards merged.
 """
 
 from __future__ import annotations
@@ -91,15 +92,23 @@ TABLES: list[dict[str, Any]] = [
         "BillingMode": "PAY_PER_REQUEST",
         "KeySchema": _key("pk", "sk"),
         "AttributeDefinitions": _attrs(
-            pk="S", sk="S", tenantId="S", sendKey="S", problemKey="S", wakeShard="S", wakeAt="N", feedKey="S"
+            pk="S",
+            sk="S",
+            sendShard="S",
+            sendKey="S",
+            problemKey="S",
+            wakeShard="S",
+            wakeAt="N",
+            feedShard="S",
+            feedKey="S",
         ),
         "GlobalSecondaryIndexes": [
-            _gsi(BY_SEND, "tenantId", "sendKey", ("appId",)),
+            _gsi(BY_SEND, "sendShard", "sendKey", ("appId",)),
             _gsi(BY_PROBLEM, "problemKey", "sendKey"),
             _gsi(BY_WAKE, "wakeShard", "wakeAt"),
             {  # attempts are written once and read from the index directly
                 "IndexName": BY_FEED,
-                "KeySchema": _key("tenantId", "feedKey"),
+                "KeySchema": _key("feedShard", "feedKey"),
                 "Projection": {"ProjectionType": "ALL"},
             },
         ],
