@@ -11,6 +11,7 @@ https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWrite
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class Faults:
     plans: dict[tuple[str, str], list[_Planned]] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
     landed_tokens: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.session.events.register("before-parameter-build", self._params)
@@ -76,6 +78,10 @@ class Faults:
         self.plans.clear()
 
     def _due(self, service: str, operation: str, landed: bool) -> _Planned | None:
+        with self.lock:  # records of a batch run in threads
+            return self._take(service, operation, landed)
+
+    def _take(self, service: str, operation: str, landed: bool) -> _Planned | None:
         for plan in self.plans.get((service, operation), []):
             if plan.times > 0 and plan.landed == landed:
                 if plan.skip:

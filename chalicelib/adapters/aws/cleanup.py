@@ -35,7 +35,6 @@ from chalicelib.adapters.aws.dynamo import Item, map_exceptions
 from chalicelib.adapters.aws.messages import DynamoMessageStore
 from chalicelib.adapters.aws.queries import Waking
 from chalicelib.adapters.aws.timer import AwsTimer
-from chalicelib.domain.errors import ConcurrentUpdate
 from chalicelib.domain.model import FINISHED, Message, Status
 from chalicelib.ports import Clock
 
@@ -156,7 +155,7 @@ class Cleanup:
             message = waking.message
             if message.status is Status.DELIVERING and (waking.lease_until or 0) <= now:
                 try:
-                    self._take_back(message, report)
+                    self._take_back(message, now, report)
                 except Exception as exc:  # one message's trouble must not stop the sweep
                     log.exception("cleanup of %s failed", message.id)
                     report.errors.append(f"{message.id}: {type(exc).__name__}")
@@ -171,12 +170,13 @@ class Cleanup:
             report.armed += 1
             self.messages.set_wake(message, max(message.due_at, now) + timing.ARM_GRACE_MS)
 
-    def _take_back(self, message: Message, report: Report) -> None:
-        """A lease expired: the attempt may or may not have happened (delivery is at least once)."""
+    def _take_back(self, message: Message, now: int, report: Report) -> None:
+        """A lease expired: the attempt may or may not have happened (delivery is at least once). The
+        write holds only if the message is still delivering under that expired lease: the wake index
+        and the read behind it are eventually consistent, and a result that landed meanwhile keeps
+        its generation, so a condition on `gen` alone would undo a finished delivery and send it again."""
         again = message.evolve(status=Status.SCHEDULED)
-        try:
-            self.messages.save(again, expected_gen=message.gen)
-        except ConcurrentUpdate:
+        if not self.messages.take_back(again, expected_gen=message.gen, now_ms=now):
             return  # its delivery finished meanwhile
         report.leases_taken_back += 1
         self.timer.arm([again])

@@ -55,6 +55,10 @@ RETRY_REASONS = frozenset(
 # What DynamoDB says when a request is over a size limit (a ValidationException, never worth a retry).
 TOO_LARGE = ("Item size has exceeded", "Item size to update has exceeded", "cannot be larger than 4 MB")
 TRANSACT_ATTEMPTS = 4
+# A delivery result is written after the webhook went out: it keeps trying for ~10 s (well inside the
+# 60 s lease) rather than leave the message to cleanup, which would send it again.
+RESULT_ATTEMPTS = 10
+BACKOFF_CAP_S = 2.0
 NOT_FOUND = frozenset({"ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue", "NotFoundException"})
 
 
@@ -133,7 +137,7 @@ def transact(
             except BotoCoreError:  # a timeout: the write may have landed; the token makes a retry safe
                 if attempt == attempts - 1:
                     raise
-            sleep(random.uniform(0.01, 0.05) * 2**attempt)  # noqa: S311 - jitter, not security
+            sleep(min(BACKOFF_CAP_S, random.uniform(0.01, 0.05) * 2**attempt))  # noqa: S311 - jitter
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from typing import Any
 
 from chalicelib.adapters.aws import codec, limits, timing
 from chalicelib.adapters.aws.dynamo import (
+    RESULT_ATTEMPTS,
+    TRANSACT_ATTEMPTS,
     ConditionFailed,
     Item,
     batch_get,
@@ -246,7 +248,8 @@ class DynamoMessageStore(MessageQueries):
             with map_exceptions(f"message {message.id}"):
                 self._client.put_item(**ops[0]["Put"])
         else:
-            transact(self._client, ops, f"message {message.id}", sleep=self._sleep)
+            attempts = RESULT_ATTEMPTS if attempt is not None else TRANSACT_ATTEMPTS
+            transact(self._client, ops, f"message {message.id}", attempts=attempts, sleep=self._sleep)
 
     def _message_put(self, message: Message, expected_gen: int, now: int) -> dict[str, Any]:
         wake = None
@@ -279,6 +282,20 @@ class DynamoMessageStore(MessageQueries):
                 "ExpressionAttributeValues": values(**named),
             }
         }
+
+    def take_back(self, message: Message, *, expected_gen: int, now_ms: int) -> bool:
+        """Write `message` (back to scheduled) only if the stored one is still `delivering` at
+        `expected_gen` with a lease that expired before `now_ms`; False when it is not."""
+        put = self._message_put(message, expected_gen, self._clock.now_ms())["Put"]
+        put["ConditionExpression"] = "gen = :expected AND #status = :delivering AND leaseUntil < :now"
+        put["ExpressionAttributeNames"] = {"#status": "status"}
+        put["ExpressionAttributeValues"].update(values(delivering=Status.DELIVERING.value, now=now_ms))
+        try:
+            with map_exceptions(f"message {message.id}"):
+                self._client.put_item(**put)
+        except ConditionFailed:
+            return False
+        return True
 
     def claim(
         self, tenant_id: str, message_id: str, *, gen: int, now_ms: int, lease_until: int, owner: str
