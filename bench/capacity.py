@@ -164,7 +164,10 @@ def model(env: str | None) -> dict[str, Any]:
         "values": values,
         "rows": carried,
         "pending": pending(values, steady),
-        "tenants": f"{APIGW_API_KEYS:,} (one API key each; sign-ups ≤ {APIGW_CREATE_API_KEY_RPS}/s account-wide)",
+        "tenants": (
+            f"{APIGW_API_KEYS:,} (one API key each); sign-up bursts queue, keys made at 4/s of CreateApiKey's "
+            f"{APIGW_CREATE_API_KEY_RPS}/s (~40 per cleanup run)"
+        ),
         "first": min(carried, key=lambda row: row[1].value),
     }
 

@@ -20,6 +20,11 @@ resource "aws_dynamodb_table" "tenants" {
     type = "S"
   }
 
+  attribute {
+    name = "keyPending"
+    type = "S"
+  }
+
   # Lists tenants by id (every tenant item has kind = "tenant").
   global_secondary_index {
     name               = "all"
@@ -27,6 +32,15 @@ resource "aws_dynamodb_table" "tenants" {
     range_key          = "id"
     projection_type    = "INCLUDE"
     non_key_attributes = ["name", "plan", "createdAt"]
+  }
+
+  # Sign-ups whose usage key API Gateway throttled (sparse: only while `keyPending` is set); cleanup
+  # makes their keys.
+  global_secondary_index {
+    name            = "key-pending"
+    hash_key        = "keyPending"
+    range_key       = "id"
+    projection_type = "KEYS_ONLY"
   }
 
   point_in_time_recovery {

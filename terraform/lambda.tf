@@ -155,6 +155,9 @@ resource "aws_lambda_function" "cleanup" {
       SCHEDULER_LEASE_S               = tostring(var.lease_s)
       SCHEDULER_ARM_HORIZON_S         = local.arm_horizon_env
       SCHEDULER_RETENTION_DAYS        = tostring(var.retention_days)
+      SCHEDULER_USAGE_PLAN_IDS        = local.usage_plan_ids_json
+      SCHEDULER_DEFAULT_PLAN          = var.default_plan
+      SCHEDULER_PLANS                 = local.plans_json
     })
   }
 

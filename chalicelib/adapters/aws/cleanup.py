@@ -16,6 +16,9 @@ A run stops starting new pages at `budget_s` (of the function's 60 s); what is l
 for the next run (`Report.more`). Throughput is `workers` concurrent arms, each 2 calls (CreateSchedule
 or a tenth of a SendMessageBatch, then UpdateItem): docs/aws-capacity.md has the figures.
 
+Every run also makes the usage keys of sign-ups API Gateway throttled (`Provisioner.provision_pending`,
+at most 4 a second: CreateApiKey's account-wide 5/s).
+
 Finished messages, payloads, attempts and idempotency records are purged by DynamoDB TTL
 (`expiresAt`), so there is no purge step here: TTL deletes cost no write capacity.
 """
@@ -33,6 +36,7 @@ from chalicelib.adapters.aws import codec, timing
 from chalicelib.adapters.aws.config import AwsConfig
 from chalicelib.adapters.aws.dynamo import Item, map_exceptions
 from chalicelib.adapters.aws.messages import DynamoMessageStore
+from chalicelib.adapters.aws.provisioning import KEYS_PER_S, Provisioner
 from chalicelib.adapters.aws.queries import Waking
 from chalicelib.adapters.aws.timer import AwsTimer
 from chalicelib.domain.model import FINISHED, Message, Status
@@ -54,6 +58,8 @@ class Report:
     examined: int = 0
     schedules_seen: int = 0
     schedules_deleted: int = 0
+    keys_made: int = 0
+    keys_failed: int = 0
     more: bool = False
     errors: list[str] = field(default_factory=list)
 
@@ -74,6 +80,8 @@ class Report:
             "examined": self.examined,
             "schedulesSeen": self.schedules_seen,
             "schedulesDeleted": self.schedules_deleted,
+            "keysMade": self.keys_made,
+            "keysFailed": self.keys_failed,
             "more": self.more,
             "errors": self.errors[:20],
         }
@@ -92,13 +100,17 @@ class Cleanup:
     budget_s: float = 40.0
     workers: int = 32
     page_size: int = 500
+    provisioner: Provisioner | None = None
+    sleep: Callable[[float], None] = time.sleep
+    keys_s: float = 10.0
 
     def run(self, *, sweep_schedules: bool) -> Report:
         """One run: the wake index always, the schedule group when asked; both within the budget."""
         deadline = self.monotonic() + self.budget_s
         report = Report()
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="cleanup") as pool:
-            self._wake(report, pool, deadline)
+            self._wake(report, pool, deadline - self.keys_s)  # the last `keys_s` are for usage keys
+            self._provision(report, deadline)
             if sweep_schedules:
                 try:
                     self._sweep_schedules(report, pool, deadline)
@@ -106,6 +118,18 @@ class Cleanup:
                     log.exception("schedule sweep failed")
                     report.errors.append(f"schedule sweep: {type(exc).__name__}")
         return report
+
+    # ---- sign-ups whose usage key API Gateway throttled ---------------------------------------
+
+    def _provision(self, report: Report, deadline: float) -> None:
+        limit = int(max(0.0, deadline - self.monotonic()) * KEYS_PER_S)
+        if self.provisioner is None or limit == 0:
+            return
+        try:
+            report.keys_made, report.keys_failed = self.provisioner.provision_pending(limit=limit, sleep=self.sleep)
+        except Exception as exc:  # the next run tries again
+            log.exception("making pending usage keys failed")
+            report.errors.append(f"usage keys: {type(exc).__name__}")
 
     # ---- wake index ------------------------------------------------------------------------
 

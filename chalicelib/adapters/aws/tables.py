@@ -6,7 +6,7 @@ the time-to-live attribute of the tables that expire items. All tables are on-de
 
 | table | key | what |
 |---|---|---|
-| tenants | `id` | tenant, plan, API Gateway usage key; GSI `all` (`kind`, `id`) lists by id |
+| tenants | `id` | tenant, plan, usage key; GSI `all` (`kind`, `id`); sparse `key-pending`: keys still to make |
 | keys | `tokenHash` | API keys by SHA-256; GSI `by-tenant` (`tenantId`, `createdKey`) |
 | apps | `tenantId`, `id` | apps; header values and signing secrets sealed with KMS |
 | messages | `pk` = message id, `sk` = `m` / `p` / `a#<n>` | message, payload, attempts (one item each) |
@@ -33,6 +33,7 @@ USAGE = "usage"
 IDEMPOTENCY = "idempotency"
 
 BY_ID = "all"
+KEY_PENDING = "key-pending"
 BY_TENANT = "by-tenant"
 BY_SEND = "by-send"
 BY_PROBLEM = "by-problem"
@@ -65,8 +66,11 @@ TABLES: list[dict[str, Any]] = [
         "TableName": TENANTS,
         "BillingMode": "PAY_PER_REQUEST",
         "KeySchema": _key("id"),
-        "AttributeDefinitions": _attrs(id="S", kind="S"),
-        "GlobalSecondaryIndexes": [_gsi(BY_ID, "kind", "id", ("name", "plan", "createdAt"))],
+        "AttributeDefinitions": _attrs(id="S", kind="S", keyPending="S"),
+        "GlobalSecondaryIndexes": [
+            _gsi(BY_ID, "kind", "id", ("name", "plan", "createdAt")),
+            _gsi(KEY_PENDING, "keyPending", "id"),
+        ],
     },
     {
         "TableName": KEYS,

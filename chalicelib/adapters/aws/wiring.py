@@ -204,6 +204,8 @@ class AwsRuntime:
             scheduler=self.clients.get("scheduler"),
             config=self.config,
             clock=self.clock,
+            provisioner=self.provisioner,
+            sleep=self.sleep,
         )
 
     @functools.cached_property
