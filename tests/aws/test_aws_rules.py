@@ -259,6 +259,9 @@ def env_value(expression: str, values: dict[str, Any], function: str) -> str:
         ),
         "var.operator_key_hash": "0" * 64,
         "local.arm_horizon_env": str(values["arm_horizon_s"] or ""),
+        "local.cognito_hosted_ui": (
+            f"https://{values['cognito_domain_prefix'] or f'{name}-{ACCOUNT}'}.auth.{region}.amazoncognito.com"
+        ),
     }
     if text in resolved:
         return resolved[text]
