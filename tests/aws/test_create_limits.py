@@ -13,7 +13,7 @@ from chalicelib.adapters.aws.dynamo import map_exceptions
 from chalicelib.adapters.aws.wiring import AwsRuntime
 from chalicelib.api.errors import error_response
 from chalicelib.domain.errors import PayloadTooLarge, StorageUnavailable
-from chalicelib.services import messages, usage
+from chalicelib.services import messages
 from tests.aws import faults as fault
 from tests.aws.conftest import Tenant
 from tests.aws.faults import Faults
@@ -33,8 +33,8 @@ def stored(runtime: AwsRuntime, tenant: Tenant, results: list[Any]) -> list[str]
 
 
 def scheduled_today(runtime: AwsRuntime, tenant: Tenant) -> int:
-    days = usage.usage(runtime.context, tenant.principal, first=None, last=None)
-    return sum(day["scheduled"] if isinstance(day, dict) else day.scheduled for day in days)
+    days = runtime.usage.usage(tenant.principal.tenant_id, "2000-01-01", "2999-12-31")
+    return sum(day.scheduled for day in days)
 
 
 def test_large_payloads_are_split_by_bytes_not_by_a_fixed_count(

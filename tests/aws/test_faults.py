@@ -22,7 +22,7 @@ from chalicelib.adapters.aws.cleanup import Report
 from chalicelib.adapters.aws.wiring import AwsRuntime
 from chalicelib.domain.errors import StorageUnavailable
 from chalicelib.domain.model import Status
-from chalicelib.services import messages, usage
+from chalicelib.services import messages
 from tests.aws import events, support
 from tests.aws import faults as fault
 from tests.aws.conftest import FakeSender, Tenant
@@ -99,7 +99,7 @@ def drain(runtime: AwsRuntime, lambdas: Client, clock: SettableClock, rounds: in
 
 
 def totals(runtime: AwsRuntime, tenant: Tenant) -> dict[str, int]:
-    days = usage.usage(runtime.context, tenant.principal, first=None, last=None)
+    days = runtime.usage.usage(tenant.principal.tenant_id, "2000-01-01", "2999-12-31")
     return {name: sum(getattr(day, name) for day in days) for name in ("scheduled", "delivered", "failed", "attempts")}
 
 
