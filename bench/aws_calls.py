@@ -26,6 +26,7 @@ import boto3
 from moto import mock_aws
 
 from chalicelib.adapters.aws import tables
+from chalicelib.adapters.aws.limits import item_size
 from chalicelib.adapters.aws.wiring import AwsRuntime
 from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
 from chalicelib.domain.model import Message
@@ -85,32 +86,6 @@ class Tally:
 
 
 # ---- DynamoDB sizes --------------------------------------------------------------------------------
-
-
-def value_size(value: dict[str, Any]) -> int:
-    ((kind, inner),) = value.items()
-    if kind == "S":
-        return len(inner.encode())
-    if kind == "N":
-        digits = len(str(inner).lstrip("-").replace(".", "").lstrip("0")) or 1
-        return math.ceil(digits / 2) + 1
-    if kind == "B":
-        return len(inner)
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind == "L":
-        return 3 + sum(value_size(v) + 1 for v in inner)
-    if kind == "M":
-        return 3 + sum(len(k.encode()) + value_size(v) + 1 for k, v in inner.items())
-    if kind in ("SS", "NS", "BS"):
-        return sum(value_size({kind[0]: v}) for v in inner)
-    raise ValueError(kind)
-
-
-def item_size(item: dict[str, Any] | None, names: set[str] | None = None) -> int:
-    if not item:
-        return 0
-    return sum(len(k.encode()) + value_size(v) for k, v in item.items() if names is None or k in names)
 
 
 def units(size: int, unit: int) -> int:

@@ -20,6 +20,11 @@ resource "aws_dynamodb_table" "tenants" {
     type = "S"
   }
 
+  attribute {
+    name = "keyPending"
+    type = "S"
+  }
+
   # Lists tenants by id (every tenant item has kind = "tenant").
   global_secondary_index {
     name               = "all"
@@ -27,6 +32,15 @@ resource "aws_dynamodb_table" "tenants" {
     range_key          = "id"
     projection_type    = "INCLUDE"
     non_key_attributes = ["name", "plan", "createdAt"]
+  }
+
+  # Sign-ups whose usage key API Gateway throttled (sparse: only while `keyPending` is set); cleanup
+  # makes their keys.
+  global_secondary_index {
+    name            = "key-pending"
+    hash_key        = "keyPending"
+    range_key       = "id"
+    projection_type = "KEYS_ONLY"
   }
 
   point_in_time_recovery {
@@ -122,7 +136,7 @@ resource "aws_dynamodb_table" "messages" {
   }
 
   attribute {
-    name = "tenantId"
+    name = "sendShard"
     type = "S"
   }
 
@@ -147,17 +161,28 @@ resource "aws_dynamodb_table" "messages" {
   }
 
   attribute {
+    name = "feedShard"
+    type = "S"
+  }
+
+  attribute {
     name = "feedKey"
     type = "S"
   }
 
-  # A tenant's messages by sendAt, then id (appId to filter).
+  # A tenant's messages by sendAt, then id (appId to filter), over 8 partition keys per tenant
+  # (`<tenant>#<0-7>`) so one tenant is not one hot key; lists merge the shards.
   global_secondary_index {
     name               = "by-send"
-    hash_key           = "tenantId"
+    hash_key           = "sendShard"
     range_key          = "sendKey"
     projection_type    = "INCLUDE"
     non_key_attributes = ["appId"]
+
+    warm_throughput {
+      read_units_per_second  = 12000
+      write_units_per_second = var.dynamodb_warm_write_units.indexes
+    }
   }
 
   # failed and cancelled messages of a tenant.
@@ -166,6 +191,11 @@ resource "aws_dynamodb_table" "messages" {
     hash_key        = "problemKey"
     range_key       = "sendKey"
     projection_type = "KEYS_ONLY"
+
+    warm_throughput {
+      read_units_per_second  = 12000
+      write_units_per_second = var.dynamodb_warm_write_units.indexes
+    }
   }
 
   # What cleanup sweeps: messages whose wake time has passed.
@@ -174,20 +204,36 @@ resource "aws_dynamodb_table" "messages" {
     hash_key        = "wakeShard"
     range_key       = "wakeAt"
     projection_type = "KEYS_ONLY"
+
+    warm_throughput {
+      read_units_per_second  = 12000
+      write_units_per_second = var.dynamodb_warm_write_units.indexes
+    }
   }
 
-  # The tenant's attempt feed in recording order (attempts never change).
+  # The tenant's attempt feed in recording order (attempts never change), 8 partition keys per tenant.
   global_secondary_index {
     name            = "by-feed"
-    hash_key        = "tenantId"
+    hash_key        = "feedShard"
     range_key       = "feedKey"
     projection_type = "ALL"
+
+    warm_throughput {
+      read_units_per_second  = 12000
+      write_units_per_second = var.dynamodb_warm_write_units.indexes
+    }
   }
 
   # Finished messages, their payloads and attempts expire after SCHEDULER_RETENTION_DAYS.
   ttl {
     attribute_name = "expiresAt"
     enabled        = true
+  }
+
+  # Pre-warmed (see variable dynamodb_warm_write_units): a new table would take 4,000 WRU/s.
+  warm_throughput {
+    read_units_per_second  = 12000
+    write_units_per_second = var.dynamodb_warm_write_units.messages
   }
 
   point_in_time_recovery {
@@ -215,6 +261,12 @@ resource "aws_dynamodb_table" "usage" {
   attribute {
     name = "day"
     type = "S"
+  }
+
+  # Pre-warmed (see variable dynamodb_warm_write_units): a new table would take 4,000 WRU/s.
+  warm_throughput {
+    read_units_per_second  = 12000
+    write_units_per_second = var.dynamodb_warm_write_units.usage
   }
 
   point_in_time_recovery {

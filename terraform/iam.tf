@@ -297,6 +297,31 @@ data "aws_iam_policy_document" "cleanup" {
     actions   = ["scheduler:ListSchedules"]
     resources = ["*"]
   }
+
+  # Sign-ups whose usage key API Gateway throttled: cleanup makes the key (provisioning.py).
+  statement {
+    sid       = "PendingTenants"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.tenants.arn]
+  }
+
+  statement {
+    sid       = "FindPendingTenants"
+    actions   = ["dynamodb:Query"]
+    resources = ["${aws_dynamodb_table.tenants.arn}/index/key-pending"]
+  }
+
+  statement {
+    sid       = "UsageKey"
+    actions   = ["apigateway:GET", "apigateway:POST"]
+    resources = [local.api_keys_arn]
+  }
+
+  statement {
+    sid       = "JoinPlan"
+    actions   = ["apigateway:POST"]
+    resources = local.usage_plan_keys_arns
+  }
 }
 
 # ---- post_confirmation: a confirmed sign-up becomes a tenant with a usage key ---------------

@@ -29,6 +29,7 @@ resource "aws_lambda_function" "api_handler" {
       SCHEDULER_SCHEDULE_DLQ_ARN      = aws_sqs_queue.schedule_dlq.arn
       SCHEDULER_LEAD_S                = tostring(var.lead_s)
       SCHEDULER_LEASE_S               = tostring(var.lease_s)
+      SCHEDULER_ARM_HORIZON_S         = local.arm_horizon_env
       SCHEDULER_KMS_KEY_ID            = aws_kms_key.secrets.arn
       SCHEDULER_DEFAULT_PLAN          = var.default_plan
       SCHEDULER_PLANS                 = local.plans_json
@@ -106,6 +107,7 @@ resource "aws_lambda_function" "deliver" {
       SCHEDULER_SCHEDULE_DLQ_ARN      = aws_sqs_queue.schedule_dlq.arn
       SCHEDULER_LEAD_S                = tostring(var.lead_s)
       SCHEDULER_LEASE_S               = tostring(var.lease_s)
+      SCHEDULER_ARM_HORIZON_S         = local.arm_horizon_env
       SCHEDULER_KMS_KEY_ID            = aws_kms_key.secrets.arn
       SCHEDULER_DELIVERY_TIMEOUT_S    = tostring(var.delivery_timeout_s)
       SCHEDULER_RETENTION_DAYS        = tostring(var.retention_days)
@@ -151,7 +153,11 @@ resource "aws_lambda_function" "cleanup" {
       SCHEDULER_SCHEDULE_DLQ_ARN      = aws_sqs_queue.schedule_dlq.arn
       SCHEDULER_LEAD_S                = tostring(var.lead_s)
       SCHEDULER_LEASE_S               = tostring(var.lease_s)
+      SCHEDULER_ARM_HORIZON_S         = local.arm_horizon_env
       SCHEDULER_RETENTION_DAYS        = tostring(var.retention_days)
+      SCHEDULER_USAGE_PLAN_IDS        = local.usage_plan_ids_json
+      SCHEDULER_DEFAULT_PLAN          = var.default_plan
+      SCHEDULER_PLANS                 = local.plans_json
     })
   }
 

@@ -71,6 +71,9 @@ locals {
 
   scheduler_role_name = "${local.name}-scheduler-invoke"
 
+  # SCHEDULER_ARM_HORIZON_S: empty turns the arm horizon off (the code reads "" as unset).
+  arm_horizon_env = var.arm_horizon_s == 0 ? "" : tostring(var.arm_horizon_s)
+
   cognito_domain = var.cognito_domain_prefix != "" ? var.cognito_domain_prefix : "${local.name}-${local.account_id}"
   # The hosted UI's origin, and the console's address (its Cognito callback and sign-out URL).
   cognito_hosted_ui = "https://${aws_cognito_user_pool_domain.this.domain}.auth.${local.region}.amazoncognito.com"

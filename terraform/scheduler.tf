@@ -27,10 +27,13 @@ data "aws_iam_policy_document" "scheduler_assume" {
       values   = [local.account_id]
     }
 
+    # Confused-deputy guard, as EventBridge Scheduler documents it: the schedule-group ARN (not a
+    # schedule ARN or name prefix, which Scheduler never presents, so the role could not be assumed).
+    # https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html
     condition {
-      test     = "ArnLike"
+      test     = "StringEquals"
       variable = "aws:SourceArn"
-      values   = ["${local.schedule_arn_prefix}/*"]
+      values   = [aws_scheduler_schedule_group.this.arn]
     }
   }
 }

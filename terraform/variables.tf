@@ -109,7 +109,9 @@ variable "api_throttle" {
     rate  = number
     burst = number
   })
-  default = { rate = 500, burst = 1000 }
+  # 2,000 req/s carries 1,000 creates/s with room for reads (docs/aws-capacity.md); the account's
+  # API Gateway throttle is 10,000 req/s across all its APIs.
+  default = { rate = 2000, burst = 4000 }
 }
 
 variable "operator_key_hash" {
@@ -185,9 +187,9 @@ variable "delivery_timeout_s" {
 }
 
 variable "delivery_max_concurrency" {
-  description = "Most concurrent delivery invocations the release queue's event source mapping starts (2-1000)."
+  description = "Most concurrent delivery invocations the release queue's event source mapping starts (2-1000); 100 carries ~1,500 deliveries/s to 100 ms receivers (docs/aws-capacity.md)."
   type        = number
-  default     = 50
+  default     = 100
 
   validation {
     condition     = var.delivery_max_concurrency >= 2 && var.delivery_max_concurrency <= 1000
@@ -206,6 +208,27 @@ variable "release_batch_size" {
   }
 }
 
+variable "dynamodb_warm_write_units" {
+  description = <<-EOT
+    Write units per second the messages and usage tables take from the start (DynamoDB warm
+    throughput; a new on-demand table takes 4,000 until traffic has grown it). 1,000 messages/s
+    write ~9,000 WRU/s to messages and ~4,000 to usage (docs/aws-capacity.md). 4,000 (the
+    minimum) means no pre-warming; raising it is billed once. `indexes` applies to each GSI of
+    the messages table (by-wake takes 2 WRU per message, the others 1).
+  EOT
+  type = object({
+    messages = optional(number, 12000)
+    usage    = optional(number, 6000)
+    indexes  = optional(number, 4000)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for units in values(var.dynamodb_warm_write_units) : units >= 4000])
+    error_message = "dynamodb_warm_write_units: at least 4000 each (DynamoDB's on-demand minimum)."
+  }
+}
+
 variable "lead_s" {
   description = "Seconds before sendAt at which a message's EventBridge schedule fires (SCHEDULER_LEAD_S, 60-600)."
   type        = number
@@ -214,6 +237,22 @@ variable "lead_s" {
   validation {
     condition     = var.lead_s >= 60 && var.lead_s <= 600
     error_message = "lead_s: 60 to 600 seconds (what the code accepts)."
+  }
+}
+
+variable "arm_horizon_s" {
+  description = <<-EOT
+    SCHEDULER_ARM_HORIZON_S: messages due further ahead than this get no EventBridge schedule when
+    stored; cleanup arms them as they come within it. It bounds the schedule group to about
+    (arming rate x horizon) schedules, under Scheduler's 10,000,000-schedule quota: 2 h holds
+    1,000 messages/s. 0 turns it off (every message is armed when stored).
+  EOT
+  type    = number
+  default = 7200
+
+  validation {
+    condition     = var.arm_horizon_s == 0 || (var.arm_horizon_s >= 3600 && var.arm_horizon_s <= 1000000000)
+    error_message = "arm_horizon_s: 0 (off) or 3600 to 1000000000 seconds (what the code accepts)."
   }
 }
 

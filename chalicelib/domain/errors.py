@@ -110,3 +110,14 @@ class StorageUnavailable(SchedulerError):
     def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class PartiallyStored(StorageUnavailable):
+    """A create too large for one storage transaction stored some of its items before storage failed.
+
+    `stored[i]` is what became of the i-th item (the store's result), or None where nothing was
+    written: each item is all or nothing, and the caller reports the ones that failed one by one."""
+
+    def __init__(self, message: str, stored: list[object | None], *, retry_after_s: int = 1) -> None:
+        super().__init__(message, retry_after_s=retry_after_s)
+        self.stored = stored

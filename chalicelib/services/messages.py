@@ -12,10 +12,12 @@ from chalicelib.domain.errors import (
     IdempotencyConflict,
     InvalidInput,
     NotFound,
+    PartiallyStored,
     PayloadTooLarge,
     PreconditionRequired,
     SchedulerError,
     StaleEtag,
+    StorageUnavailable,
     WrongState,
 )
 from chalicelib.domain.model import App, Attempt, Message, Page, Principal, Status, UsageDelta
@@ -65,10 +67,21 @@ def schedule(
     if not fresh:
         return [item for item in prepared if isinstance(item, SchedulerError)]
     usage = UsageDelta(principal.tenant_id, day_of(now), scheduled=len(fresh))
-    stored = iter(ctx.messages.insert_messages(fresh, usage, idempotency_ttl_ms=ctx.settings.idempotency_ttl_ms))
+    stored = iter(_insert(ctx, fresh, usage))
     results = [item if isinstance(item, SchedulerError) else _replay_check(item, next(stored)) for item in prepared]
     ctx.timer.arm([r.message for r in results if isinstance(r, Inserted) and r.created])
     return results
+
+
+def _insert(ctx: Context, fresh: list[NewMessage], usage: UsageDelta) -> list[Inserted | SchedulerError]:
+    """Store the messages; when storage failed part-way (a batch in several transactions), the items
+    it stored are results and each of the others is the storage error (so a retry of only those is safe)."""
+    try:
+        return list(ctx.messages.insert_messages(fresh, usage, idempotency_ttl_ms=ctx.settings.idempotency_ttl_ms))
+    except PartiallyStored as partial:
+        stored = partial.stored + [None] * (len(fresh) - len(partial.stored))
+        failed = StorageUnavailable(partial.message, retry_after_s=partial.retry_after_s)
+        return [item if isinstance(item, Inserted) else failed for item in stored]
 
 
 def _prepare(
@@ -122,7 +135,9 @@ def _idempotency_key(body_key: str | None, header_key: str | None) -> str | None
     return body_key or header_key
 
 
-def _replay_check(new: NewMessage, stored: Inserted) -> Outcome:
+def _replay_check(new: NewMessage, stored: Inserted | SchedulerError) -> Outcome:
+    if isinstance(stored, SchedulerError):
+        return stored
     if stored.created or stored.request_hash == new.request_hash:
         return stored
     return IdempotencyConflict(

@@ -16,4 +16,12 @@ function_memory_mb = {
   api_handler = 1024
   deliver     = 1024
 }
-delivery_max_concurrency = 200
+# ~7,900 deliveries/s to 100 ms receivers, ~475/s to 10 s receivers (docs/aws-capacity.md); more
+# needs a Lambda concurrency quota increase first (1,000 per account, shared with the API).
+delivery_max_concurrency = 500
+api_throttle             = { rate = 5000, burst = 10000 }
+dynamodb_warm_write_units = {
+  messages = 40000
+  usage    = 20000
+  indexes  = 12000
+}

@@ -19,6 +19,7 @@ from chalicelib.domain.model import Principal
 from chalicelib.domain.schemas import AppCreate, TenantCreate
 from chalicelib.services import accounts, apps
 from tests.aws import support
+from tests.aws.faults import Faults
 from tests.support.doubles import SettableClock
 
 
@@ -50,6 +51,12 @@ def aws() -> Iterator[boto3.session.Session]:
 
 
 @pytest.fixture
+def faults(aws: boto3.session.Session) -> Faults:
+    """Planned AWS failures on the session (registered before any runtime client exists)."""
+    return Faults(aws)
+
+
+@pytest.fixture
 def config(aws: boto3.session.Session) -> AwsConfig:
     """A deployment's resources, created from the table specs."""
     return support.create_stack(aws)
@@ -69,7 +76,7 @@ def sender(clock: SettableClock) -> FakeSender:
 
 @pytest.fixture
 def runtime(
-    aws: boto3.session.Session, config: AwsConfig, clock: SettableClock, sender: FakeSender
+    aws: boto3.session.Session, config: AwsConfig, clock: SettableClock, sender: FakeSender, faults: Faults
 ) -> Iterator[AwsRuntime]:
     """The AWS runtime on moto, installed for the app's handlers and routes."""
     built = support.runtime(aws, config, clock=clock, send=sender, sleep=support.clock_sleep(clock))

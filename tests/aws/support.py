@@ -16,6 +16,7 @@ from chalicelib.adapters.aws.config import AwsConfig
 from chalicelib.adapters.aws.wiring import AwsRuntime, Clients, build_aws_runtime
 from chalicelib.domain.ids import hash_token
 from chalicelib.settings import Settings
+from tests.aws import rules
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -47,8 +48,9 @@ def aws_env(**extra: str) -> Iterator[None]:
 
 
 def session(endpoint_url: str | None = None) -> boto3.session.Session:
-    """A boto3 session in the test region (talking to `endpoint_url` when given)."""
-    return boto3.session.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+    """A boto3 session in the test region that rejects what AWS rejects (`rules.enforce`)."""
+    made = boto3.session.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+    return rules.enforce(made)
 
 
 def create_stack(sess: boto3.session.Session, prefix: str = PREFIX, **overrides: Any) -> AwsConfig:

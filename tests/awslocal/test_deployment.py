@@ -14,6 +14,7 @@ from awslocal.provision import MotoProvider
 from awslocal.terraform import Module
 from chalicelib.adapters.aws import tables
 from tests.aws.support import aws_env
+from tests.terraform import tfvars
 
 FACTS = {"account_id": "123456789012", "region": "us-east-1", "partition": "aws"}
 
@@ -57,7 +58,7 @@ def test_release_queue_redrives_to_its_dlq_after_five_receives(
         "deliver",
         10,
         True,
-        50,
+        tfvars.deployment()["delivery_max_concurrency"],
     )
 
 
@@ -89,8 +90,8 @@ def test_usage_plans_stage_and_cleanup_rule_come_from_terraform(deployment: Depl
     assert (stage.name, stage.api_key_source, stage.throttle_rate, stage.throttle_burst) == (
         "api",
         "AUTHORIZER",
-        500,
-        1000,
+        tfvars.deployment()["api_throttle"]["rate"],
+        tfvars.deployment()["api_throttle"]["burst"],
     )
     assert stage.responses["THROTTLED"].status == 429 and stage.responses["THROTTLED"].headers["Retry-After"] == "1"
     assert json.loads(stage.responses["UNAUTHORIZED"].body)["error"]["code"] == "unauthorized"

@@ -25,6 +25,8 @@ from chalicelib.domain.schemas import AppCreate, AppPatch, KeyCreate, TenantCrea
 from chalicelib.ports import MessageQuery
 from chalicelib.services import accounts, apps, messages, usage
 from tests.aws import events, support
+from tests.aws import faults as fault
+from tests.aws.faults import Faults
 from tests.support.doubles import SettableClock
 from tests.terraform.iam import CallMapper, Grant, allowed, function_grants
 
@@ -88,6 +90,7 @@ class World:
     recorder: Recorder
     lambdas: Client
     session: boto3.session.Session
+    faults: Faults
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +99,7 @@ def world() -> Iterator[World]:
     with support.aws_env(), mock_aws():
         session = support.session()
         session.events.register("provide-client-params", recorder)
+        faults = Faults(session)
         config = support.create_stack(session)
         sqs = session.client("sqs")
         queues = {config.release_queue_url: "release"}
@@ -109,7 +113,7 @@ def world() -> Iterator[World]:
         from app import app
 
         with Client(app) as lambdas:
-            yield World(runtime, config, clock, sender, recorder, lambdas, session)
+            yield World(runtime, config, clock, sender, recorder, lambdas, session, faults)
         bootstrap.install(None)
 
 
@@ -221,6 +225,11 @@ def ran(world: World, made: Made) -> dict[str, set[Grant]]:
 
     world.recorder.phase = "post_confirmation"
     invoke("post_confirmation", events.post_confirmation("0f6c2a4e-1111-4222-8333-944455556666"))
+    # a burst: API Gateway throttles the next sign-up's key, which cleanup makes on its next run
+    world.faults.fail("apigateway", "CreateApiKey", fault.aws_error("TooManyRequestsException"))
+    invoke("post_confirmation", events.post_confirmation("1a7d3b5f-2222-4333-8444-a55566667777"))
+    world.recorder.phase = "cleanup"
+    invoke("cleanup", events.scheduled_event("2027-01-15T08:06:00Z"))
     world.recorder.phase = None
     return world.recorder.calls
 
@@ -264,3 +273,4 @@ def test_the_scenarios_reach_every_kind_of_call(ran: dict[str, set[Grant]]) -> N
     assert any(a == "kms:GenerateDataKey" for a, _ in ran["api_handler"])
     assert any(a == "apigateway:POST" for a, _ in ran["post_confirmation"])
     assert any(a == "apigateway:POST" for a, _ in ran["api_handler"])  # operator-made tenant's usage key
+    assert any(a == "apigateway:POST" for a, _ in ran["cleanup"])  # a throttled sign-up's key, made later

@@ -39,7 +39,6 @@ UNSET_ON_AWS = {
     "SCHEDULER_DELIVERY_CONCURRENCY": "local delivery pool; on AWS the event source mapping's maximum concurrency",
     "SCHEDULER_PER_APP_CONCURRENCY": "local delivery pool",
     "SCHEDULER_ALLOW_PRIVATE_TARGETS": "defaults to false when SCHEDULER_BACKEND=aws: the SSRF guard is on",
-    "SCHEDULER_ARM_HORIZON_S": "optional: unset arms every message when it is stored",
 }
 SET_BY_LAMBDA = {"AWS_REGION", "AWS_DEFAULT_REGION"}
 # Variables a library reads for us (set in Terraform, read by no line of ours).
@@ -286,3 +285,15 @@ def test_the_authorizer_trusts_this_pools_client() -> None:
 
 def test_chalice_config_file_is_where_the_test_looks() -> None:
     assert Path(ROOT / ".chalice/config.json").is_file()
+
+
+def test_the_arm_horizon_is_a_terraform_variable_that_every_arming_function_gets() -> None:
+    from chalicelib.adapters.aws.config import aws_config_from
+    from tests.terraform.tfvars import deployment
+
+    for name in ["api_handler", "deliver", "cleanup"]:
+        assert unwrap(environment(name)["SCHEDULER_ARM_HORIZON_S"]) == "local.arm_horizon_env"
+    assert unwrap(stack().locals["arm_horizon_env"]) == 'var.arm_horizon_s == 0 ? "" : tostring(var.arm_horizon_s)'
+    default = deployment()["arm_horizon_s"]
+    assert aws_config_from({"SCHEDULER_ARM_HORIZON_S": str(default)}).arm_horizon_s == default
+    assert aws_config_from({"SCHEDULER_ARM_HORIZON_S": ""}).arm_horizon_s is None  # 0 in Terraform: off

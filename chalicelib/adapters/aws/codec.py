@@ -21,6 +21,9 @@ PAYLOAD_SK = "p"
 ATTEMPT_PREFIX = "a#"
 WAKE_SHARDS = 16
 USAGE_SHARDS = 8
+# A tenant's list indexes (by-send, by-feed) are spread over this many partition keys, so one tenant
+# writes up to 8 x 1,000 WRU/s to each; lists query every shard and merge them in sort-key order.
+LIST_SHARDS = 8
 DAY_S = 86_400
 PROBLEM_STATUSES = frozenset({Status.FAILED, Status.CANCELLED})
 
@@ -33,6 +36,16 @@ def shard_of(text: str, shards: int) -> int:
 def send_key(send_at: int, message_id: str) -> str:
     """Sort key of the list indexes: sendAt (15 digits, zero-padded) then id."""
     return f"{send_at:015d}#{message_id}"
+
+
+def list_shard(tenant_id: str, message_id: str) -> str:
+    """Partition key of a message (and its attempts) in the tenant's list indexes: `<tenant>#<n>`."""
+    return f"{tenant_id}#{shard_of(message_id, LIST_SHARDS)}"
+
+
+def list_shards(tenant_id: str) -> list[str]:
+    """Every list-index partition key of a tenant."""
+    return [f"{tenant_id}#{n}" for n in range(LIST_SHARDS)]
 
 
 def wake_shard(message_id: str) -> str:
@@ -61,6 +74,7 @@ def message_item(message: Message, *, wake_at: int | None, now_ms: int, retentio
         "failureReason": None if message.failure_reason is None else message.failure_reason.value,
         "idemKey": message.idempotency_key,
         "sendKey": send_key(message.send_at, message.id),
+        "sendShard": list_shard(message.tenant_id, message.id),
     }
     if message.status in PROBLEM_STATUSES:
         item["problemKey"] = f"{message.tenant_id}#{message.status.value}"
@@ -132,6 +146,7 @@ def attempt_item(attempt: Attempt, *, recorded_at: int, retention_s: int) -> Ite
         "error": attempt.error,
         "snippet": attempt.response_snippet,
         "feedKey": f"{recorded_at:015d}#{attempt.message_id}#{attempt.n:05d}",
+        "feedShard": list_shard(attempt.tenant_id, attempt.message_id),
         "expiresAt": attempt.started_at // 1000 + retention_s,
     }
     return {name: value for name, value in item.items() if value is not None}

@@ -5,7 +5,9 @@ A claim is one conditional `UpdateItem` (scheduled, at the timer's `gen`, due, l
 returns the message as it was when the condition failed (so a timer that fired early costs no extra
 read), then one `BatchGetItem` over the apps and messages tables for the app and the payload. A result
 is the message store's compare-and-set write (message, attempt and counters in one transaction), so a
-duplicate or late result fails its generation condition and writes nothing.
+duplicate or late result fails its generation condition and writes nothing; a conflicting or throttled
+result write is retried for ~10 s under one client token (`RESULT_ATTEMPTS`): the webhook already went
+out, and leaving the message to cleanup would send it again.
 """
 
 from __future__ import annotations
@@ -90,20 +92,24 @@ class DynamoDeliveryQueue:
     def take_back_expired(self, now_ms: int, *, limit: int) -> list[Message]:
         """Expired leases found in the wake index, back to `scheduled` (cleanup does this every minute)."""
         taken = []
-        for waking in self._messages.waking(now_ms, limit=limit):
-            if waking.message.status is Status.DELIVERING and (waking.lease_until or 0) <= now_ms:
-                again = self.take_back(waking.message)
-                if again is not None:
-                    taken.append(again)
+        per_shard = max(1, limit // codec.WAKE_SHARDS)
+        for shard in range(codec.WAKE_SHARDS):
+            page, _ = self._messages.waking_page(shard, now_ms, limit=per_shard)
+            for waking in page:
+                if waking.message.status is Status.DELIVERING and (waking.lease_until or 0) <= now_ms:
+                    again = self.take_back(waking.message, now_ms=now_ms)
+                    if again is not None:
+                        taken.append(again)
         return taken
 
-    def take_back(self, message: Message) -> Message | None:
+    def take_back(self, message: Message, *, now_ms: int) -> Message | None:
         """One message whose lease expired, back to `scheduled` at the next `gen`; None if it moved on meanwhile.
-        The attempt may or may not have happened: delivery is at least once."""
+        The attempt may or may not have happened: delivery is at least once. The write holds only while the
+        message is still delivering under that expired lease: the wake index and the read behind it are
+        eventually consistent, and a result that landed meanwhile keeps its generation, so a condition on
+        `gen` alone would undo a finished delivery and send it again."""
         again = message.evolve(status=Status.SCHEDULED)
-        try:
-            self._messages.save(again, expected_gen=message.gen)
-        except ConcurrentUpdate:
+        if not self._messages.take_back(again, expected_gen=message.gen, now_ms=now_ms):
             return None
         return again
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
+import time
+import uuid
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
@@ -17,7 +20,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.domain.errors import ConcurrentUpdate, NotFound, StorageUnavailable
+from chalicelib.domain.errors import ConcurrentUpdate, NotFound, PayloadTooLarge, StorageUnavailable
 
 Item = dict[str, Any]
 
@@ -44,6 +47,18 @@ THROTTLING = frozenset(
     }
 )
 CONDITION_FAILED = frozenset({"ConditionalCheckFailedException"})
+# Why a transaction was cancelled, other than a failed condition: worth trying again (the same
+# ClientRequestToken makes the retry idempotent for 10 minutes, so a write that landed lands once).
+RETRY_REASONS = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+)
+# What DynamoDB says when a request is over a size limit (a ValidationException, never worth a retry).
+TOO_LARGE = ("Item size has exceeded", "Item size to update has exceeded", "cannot be larger than 4 MB")
+TRANSACT_ATTEMPTS = 4
+# A delivery result is written after the webhook went out: it keeps trying for ~10 s (well inside the
+# 60 s lease) rather than leave the message to cleanup, which would send it again.
+RESULT_ATTEMPTS = 10
+BACKOFF_CAP_S = 2.0
 NOT_FOUND = frozenset({"ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue", "NotFoundException"})
 
 
@@ -79,11 +94,50 @@ def map_exceptions(what: str = "storage") -> Iterator[None]:
             raise ConditionFailed(f"{what} changed meanwhile") from exc
         if code in NOT_FOUND:
             raise NotFound(f"{what} not found") from exc
+        if code == "ValidationException" and any(text in str(exc) for text in TOO_LARGE):
+            raise PayloadTooLarge(f"{what} is over DynamoDB's size limit") from exc
         if code in THROTTLING or code == "TransactionCanceledException":
             raise StorageUnavailable(f"{what} is busy: {code}", retry_after_s=1) from exc
         raise StorageUnavailable(f"{what} failed: {code}", retry_after_s=1) from exc
     except BotoCoreError as exc:  # connection errors, timeouts, bad endpoint
         raise StorageUnavailable(f"{what} is unreachable: {type(exc).__name__}", retry_after_s=1) from exc
+
+
+def _retryable(exc: ClientError) -> bool:
+    """A failure of a transaction that a retry may get through (conflict, throttling, service trouble)."""
+    code = error_code(exc)
+    if code == "TransactionCanceledException":
+        reasons = {r.get("Code") for r in exc.response.get("CancellationReasons") or []} - {"None", None}
+        return bool(reasons) and reasons <= RETRY_REASONS
+    return code in THROTTLING
+
+
+def transact(
+    client: Any,
+    ops: list[dict[str, Any]],
+    what: str,
+    *,
+    attempts: int = TRANSACT_ATTEMPTS,
+    sleep: Any = time.sleep,
+) -> None:
+    """`TransactWriteItems` that retries conflicts and throttling with jittered backoff, under one
+    `ClientRequestToken` (so a retry of a write that did land changes nothing), then maps errors.
+
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+    (ClientRequestToken: idempotent for 10 minutes; TransactionConflict in CancellationReasons)."""
+    token = uuid.uuid4().hex
+    with map_exceptions(what):
+        for attempt in range(attempts):
+            try:
+                client.transact_write_items(TransactItems=ops, ClientRequestToken=token)
+                return
+            except ClientError as exc:
+                if attempt == attempts - 1 or not _retryable(exc):
+                    raise
+            except BotoCoreError:  # a timeout: the write may have landed; the token makes a retry safe
+                if attempt == attempts - 1:
+                    raise
+            sleep(min(BACKOFF_CAP_S, random.uniform(0.01, 0.05) * 2**attempt))  # noqa: S311 - jitter
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:

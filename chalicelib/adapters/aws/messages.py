@@ -10,25 +10,31 @@ write, billed by the small message item (the payload is never rewritten by a sta
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from chalicelib.adapters.aws import codec, timing
+from chalicelib.adapters.aws import codec, limits, timing
 from chalicelib.adapters.aws.dynamo import (
+    RESULT_ATTEMPTS,
+    TRANSACT_ATTEMPTS,
     ConditionFailed,
     Item,
     batch_get,
     map_exceptions,
     to_item,
+    transact,
     values,
 )
 from chalicelib.adapters.aws.queries import MessageQueries
 from chalicelib.adapters.aws.stores import usage_update
-from chalicelib.domain.errors import ConcurrentUpdate
+from chalicelib.domain.errors import ConcurrentUpdate, PartiallyStored, PayloadTooLarge, StorageUnavailable
 from chalicelib.domain.model import Attempt, Message, Status, UsageDelta, cancel_for_deleted_app
 from chalicelib.ports import Clock, Inserted, MessageQuery, NewMessage
 
-CHUNK = 33  # messages per create transaction: 3 items each + 1 counter update <= 100 items
+# A create transaction's byte budget: DynamoDB's 4 MB less room for the counter and for how DynamoDB
+# counts request overhead we do not model (a chunk is never near the limit by a few bytes).
+CHUNK_MAX_BYTES = limits.TRANSACTION_MAX_BYTES - 64 * 1024
 MAX_REPLAY_ROUNDS = 3
 
 Metric = Callable[[str, float], None]
@@ -52,6 +58,7 @@ class DynamoMessageStore(MessageQueries):
         retention_s: int,
         arm_horizon_ms: int | None = None,
         metric: Metric = _no_metric,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
         self._table = table
@@ -61,6 +68,7 @@ class DynamoMessageStore(MessageQueries):
         self._retention_s = retention_s
         self._arm_horizon_ms = arm_horizon_ms
         self._metric = metric
+        self._sleep = sleep
 
     @property
     def table(self) -> str:
@@ -72,16 +80,18 @@ class DynamoMessageStore(MessageQueries):
     def insert_messages(
         self, items: Sequence[NewMessage], usage: UsageDelta, *, idempotency_ttl_ms: int
     ) -> list[Inserted]:
-        """Store new messages in order; a key used within the TTL returns its earlier message."""
+        """Store new messages in order; a key used within the TTL returns its earlier message.
+
+        Items go in as few transactions as DynamoDB's limits allow (`_chunks`), each item whole in one
+        of them. An item too large for any transaction is a `PayloadTooLarge` before anything is
+        written; a failure after some transactions committed is a `PartiallyStored` naming them."""
         results: dict[int, Inserted] = {}
         for _ in range(MAX_REPLAY_ROUNDS):
             results.update(self._replays(items, results))
             pending = [(i, item) for i, item in enumerate(items) if i not in results]
             try:
-                for start in range(0, len(pending), CHUNK):
-                    chunk = pending[start : start + CHUNK]
-                    self._create(chunk, usage, idempotency_ttl_ms)
-                    results.update((i, Inserted(item.message, True, item.request_hash)) for i, item in chunk)
+                for chunk, ops in self._chunks(pending, usage, idempotency_ttl_ms):
+                    self._create(chunk, ops, results)
             except ConditionFailed:  # another request took one of the keys meanwhile: replay it
                 continue
             self._metric("MessagesScheduled", sum(1 for r in results.values() if r.created))
@@ -121,16 +131,55 @@ class DynamoMessageStore(MessageQueries):
         rows = batch_get(self._client, self._idempotency, keys, consistent=True)
         return {row["key"]: row for row in rows if int(row.get("expiresAt", 0)) > now_s}
 
-    def _create(self, chunk: list[tuple[int, NewMessage]], usage: UsageDelta, ttl_ms: int) -> None:
+    def _chunks(
+        self, pending: list[tuple[int, NewMessage]], usage: UsageDelta, ttl_ms: int
+    ) -> list[tuple[list[tuple[int, NewMessage]], list[dict[str, Any]]]]:
+        """Transactions for `pending`: at most `TRANSACTION_MAX_ITEMS` writes (one is the counter) and
+        `CHUNK_MAX_BYTES` each, every item's writes in one transaction. All are built before any is
+        written, so an item that fits in none fails the request before anything is stored."""
+        chunks: list[tuple[list[tuple[int, NewMessage]], list[dict[str, Any]]]] = []
+        members: list[tuple[int, NewMessage]] = []
         ops: list[dict[str, Any]] = []
-        for _, item in chunk:
-            ops.extend(self._create_ops(item, ttl_ms))
-        created = UsageDelta(usage.tenant_id, usage.day, scheduled=len(chunk))
-        counter = usage_update(self._usage, created, chunk[0][1].message.id)
-        if counter is not None:
-            ops.append(counter)
-        with map_exceptions("messages"):
-            self._client.transact_write_items(TransactItems=ops)
+        size = 0
+        for index, item in pending:
+            item_ops = self._create_ops(item, ttl_ms)
+            item_size = sum(limits.operation_size(op) for op in item_ops)
+            too_big = any(limits.item_size(op["Put"]["Item"]) > limits.ITEM_MAX_BYTES for op in item_ops)
+            if too_big or item_size > CHUNK_MAX_BYTES:
+                raise PayloadTooLarge(f"message {index} is larger than one DynamoDB item allows", field="payload")
+            full = len(ops) + len(item_ops) > limits.TRANSACTION_MAX_ITEMS - 1 or size + item_size > CHUNK_MAX_BYTES
+            if members and full:
+                chunks.append((members, self._with_counter(ops, members, usage)))
+                members, ops, size = [], [], 0
+            members.append((index, item))
+            ops.extend(item_ops)
+            size += item_size
+        if members:
+            chunks.append((members, self._with_counter(ops, members, usage)))
+        return chunks
+
+    def _with_counter(
+        self, ops: list[dict[str, Any]], members: list[tuple[int, NewMessage]], usage: UsageDelta
+    ) -> list[dict[str, Any]]:
+        created = UsageDelta(usage.tenant_id, usage.day, scheduled=len(members))
+        counter = usage_update(self._usage, created, members[0][1].message.id)
+        return ops if counter is None else [*ops, counter]
+
+    def _create(
+        self, chunk: list[tuple[int, NewMessage]], ops: list[dict[str, Any]], results: dict[int, Inserted]
+    ) -> None:
+        """Write one transaction of a create; on a storage failure after earlier ones committed, say which."""
+        try:
+            transact(self._client, ops, "messages", sleep=self._sleep)
+        except StorageUnavailable as exc:
+            if any(r.created for r in results.values()):
+                total = max([*results, *(i for i, _ in chunk)]) + 1
+                raise PartiallyStored(
+                    f"{exc.message}; stored {sum(1 for r in results.values() if r.created)} of the messages",
+                    [results.get(i) for i in range(total)],
+                ) from exc
+            raise
+        results.update((i, Inserted(item.message, True, item.request_hash)) for i, item in chunk)
 
     def _create_ops(self, item: NewMessage, ttl_ms: int) -> list[dict[str, Any]]:
         message, now = item.message, item.message.created_at
@@ -194,11 +243,12 @@ class DynamoMessageStore(MessageQueries):
         counter = None if usage is None else usage_update(self._usage, usage, message.id)
         if counter is not None:
             ops.append(counter)
-        with map_exceptions(f"message {message.id}"):
-            if len(ops) == 1:
+        if len(ops) == 1:
+            with map_exceptions(f"message {message.id}"):
                 self._client.put_item(**ops[0]["Put"])
-            else:
-                self._client.transact_write_items(TransactItems=ops)
+        else:
+            attempts = RESULT_ATTEMPTS if attempt is not None else TRANSACT_ATTEMPTS
+            transact(self._client, ops, f"message {message.id}", attempts=attempts, sleep=self._sleep)
 
     def _message_put(self, message: Message, expected_gen: int, now: int) -> dict[str, Any]:
         wake = None
@@ -231,6 +281,20 @@ class DynamoMessageStore(MessageQueries):
                 "ExpressionAttributeValues": values(**named),
             }
         }
+
+    def take_back(self, message: Message, *, expected_gen: int, now_ms: int) -> bool:
+        """Write `message` (back to scheduled) only if the stored one is still `delivering` at
+        `expected_gen` with a lease that expired before `now_ms`; False when it is not."""
+        put = self._message_put(message, expected_gen, self._clock.now_ms())["Put"]
+        put["ConditionExpression"] = "gen = :expected AND #status = :delivering AND leaseUntil < :now"
+        put["ExpressionAttributeNames"] = {"#status": "status"}
+        put["ExpressionAttributeValues"].update(values(delivering=Status.DELIVERING.value, now=now_ms))
+        try:
+            with map_exceptions(f"message {message.id}"):
+                self._client.put_item(**put)
+        except ConditionFailed:
+            return False
+        return True
 
     def set_wake(self, message: Message, wake_at: int) -> bool:
         """Move a `scheduled` message's wake time (armed: later; arming failed: now). False if it changed."""

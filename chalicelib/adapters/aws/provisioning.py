@@ -5,6 +5,13 @@ key named `<prefix>-<sub>`) goes on that plan's usage plan (`SCHEDULER_USAGE_PLA
 usage plan throttles the tenant once API Gateway honours the key (~60 s). Every step is idempotent:
 Cognito retries the trigger on errors and timeouts, and a retry finds the tenant, the key (looked up
 by name) and the plan membership already there.
+
+Bursts: `CreateApiKey` takes 5 requests/s per account and cannot be raised
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html). A sign-up whose key
+API Gateway throttles still succeeds: the tenant is stored and put on the `key-pending` index, and
+cleanup makes the pending keys at `KEYS_PER_S` (`provision_pending`), so a burst of sign-ups waits
+a few minutes for its keys (API Gateway answers INVALID_API_KEY "not active yet" meanwhile) instead
+of failing the Cognito trigger.
 """
 
 from __future__ import annotations
@@ -17,10 +24,12 @@ from botocore.exceptions import ClientError
 
 from chalicelib.adapters.aws.dynamo import error_code, map_exceptions
 from chalicelib.adapters.aws.stores import DynamoTenantStore
+from chalicelib.domain.errors import StorageUnavailable
 from chalicelib.domain.model import Page, Tenant
 from chalicelib.settings import ConfigError, Settings
 
 SIGN_UP = "PostConfirmation_ConfirmSignUp"
+KEYS_PER_S = 4  # of CreateApiKey's 5/s account-wide, leaving room for operator-made tenants
 
 
 @dataclass(frozen=True)
@@ -43,8 +52,27 @@ class Provisioner:
         if not isinstance(sub, str) or not sub:
             raise ValueError("Post Confirmation event without a sub")
         name = attributes.get("name") or attributes.get("email") or event.get("userName") or sub
-        self.provision(sub, str(name)[:200])
+        try:
+            self.provision(sub, str(name)[:200])
+        except StorageUnavailable:  # API Gateway throttled the key: cleanup makes it
+            self.tenants.mark_key_pending(sub)
         return event
+
+    def provision_pending(self, *, limit: int, sleep: Callable[[float], None]) -> tuple[int, int]:
+        """Make the usage keys of up to `limit` pending tenants, at most `KEYS_PER_S` a second;
+        returns (made, still failing). A throttled one stays pending for the next run."""
+        made = failed = 0
+        for tenant_id in self.tenants.key_pending(limit=limit):
+            record = self.tenants.record(tenant_id)
+            if record is None:
+                continue
+            try:
+                self.provision(tenant_id, str(record.get("name", tenant_id)))
+                made += 1
+            except StorageUnavailable:
+                failed += 1
+            sleep(1 / KEYS_PER_S)
+        return made, failed
 
     def provision(self, tenant_id: str, name: str) -> None:
         """Make sure the tenant, its API key and its usage plan membership exist."""

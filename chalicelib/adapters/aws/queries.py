@@ -9,6 +9,9 @@ Each call looks at no more than `MAX_EXAMINED` index entries.
 
 from __future__ import annotations
 
+import heapq
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,54 +78,78 @@ class MessageQueries:
     # ---- lists -----------------------------------------------------------------------------
 
     def list_messages(self, tenant_id: str, query: MessageQuery, *, cursor: str | None, limit: int) -> Page[Message]:
-        """Messages by `sendAt`, then id; see the module docstring for how filters are applied."""
-        index, pk_name, pk_value = BY_SEND, "tenantId", tenant_id
-        if query.status in codec.PROBLEM_STATUSES:
-            index, pk_name, pk_value = BY_PROBLEM, "problemKey", f"{tenant_id}#{query.status}"
+        """Messages by `sendAt`, then id; see the module docstring for how filters are applied. On
+        `by-send` the tenant's shards are read side by side and merged in `sendKey` order, so the
+        order and the cursor (the last `sendAt` and id returned) are those of one index."""
         low = "0" if query.send_after is None else f"{query.send_after:015d}#"
         high = "~" if query.send_before is None else f"{query.send_before:015d}#~"
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": index,
-            "KeyConditionExpression": "#pk = :pk AND sendKey BETWEEN :low AND :high",
-            "ExpressionAttributeNames": {"#pk": pk_name},
-            "ExpressionAttributeValues": values(pk=pk_value, low=low, high=high),
-            "Limit": limit if query.status is None and query.app_id is None else min(1_000, limit * 4),
-        }
-        if query.app_id is not None and index == BY_SEND:
-            kwargs["FilterExpression"] = "appId = :app"
-            kwargs["ExpressionAttributeValues"].update(values(app=query.app_id))
-        if cursor:
-            send_at, last_id = decode_cursor(cursor, int, str)
-            start = {pk_name: pk_value, "sendKey": codec.send_key(send_at, last_id), "pk": last_id, "sk": "m"}
-            kwargs["ExclusiveStartKey"] = to_item(start)
+        after = None if not cursor else codec.send_key(*decode_cursor(cursor, int, str))
+        page = limit if query.status is None and query.app_id is None else min(1_000, limit * 4)
+        if query.status in codec.PROBLEM_STATUSES:
+            partitions = [(BY_PROBLEM, "problemKey", f"{tenant_id}#{query.status}")]
+        else:
+            partitions = [(BY_SEND, "sendShard", shard) for shard in codec.list_shards(tenant_id)]
+        streams = [
+            self._index_rows(
+                index, name, value, "sendKey", low=low, high=high, after=after, page=page, app=query.app_id
+            )
+            for index, name, value in partitions
+        ]
         scan = _Scan(limit, [])
-        more = self._scan(scan, kwargs, tenant_id, query)
+        more = self._scan(scan, _merged(streams, "sendKey"), tenant_id, query)
         next_cursor = None
         if more and scan.last_key is not None:
             send_at_text, last_id = scan.last_key.split("#", 1)
             next_cursor = encode_cursor(int(send_at_text), last_id)
         return Page(scan.found, next_cursor)
 
-    def _scan(self, scan: _Scan, kwargs: dict[str, Any], tenant_id: str, query: MessageQuery) -> bool:
-        """Fill `scan` from the index; True when entries remain after the last one consumed."""
-        for rows, last in query_pages(self._client, **kwargs):
-            items = self.messages_by_id([row["pk"] for row in rows])
-            for position, row in enumerate(rows):
+    def _index_rows(
+        self,
+        index: str,
+        name: str,
+        value: str,
+        sort: str,
+        *,
+        low: str,
+        high: str,
+        after: str | None,
+        page: int,
+        app: str | None = None,
+    ) -> Iterator[Item]:
+        """One index partition's entries with `low <= sort <= high` (and after `after`), page by page."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": f"#pk = :pk AND {sort} BETWEEN :low AND :high",
+            "ExpressionAttributeNames": {"#pk": name},
+            "ExpressionAttributeValues": values(pk=value, low=max(low, after or low), high=high),
+            "Limit": page,
+        }
+        if app is not None and index == BY_SEND:
+            kwargs["FilterExpression"] = "appId = :app"
+            kwargs["ExpressionAttributeValues"].update(values(app=app))
+        for rows, _ in query_pages(self._client, **kwargs):
+            for row in rows:
+                if after is None or row[sort] > after:
+                    yield row
+
+    def _scan(self, scan: _Scan, rows: Iterator[Item], tenant_id: str, query: MessageQuery) -> bool:
+        """Fill `scan` from index rows in order; True when entries remain after the last one consumed."""
+        while True:
+            batch = list(itertools.islice(rows, max(1, min(100, scan.limit - len(scan.found)))))
+            if not batch:
+                return False
+            items = self.messages_by_id([row["pk"] for row in batch])
+            for position, row in enumerate(batch):
                 scan.examined += 1
                 scan.last_key = row["sendKey"]
                 item = items.get(row["pk"])
                 if item is not None and _matches(item, row["sendKey"], tenant_id, query):
                     scan.found.append(codec.message_from(item))
                 if len(scan.found) >= scan.limit:
-                    return position < len(rows) - 1 or last is not None
-            if last is not None:
-                scan.last_key = from_item(last)["sendKey"]
-            if last is None:
-                return False
-            if scan.examined >= MAX_EXAMINED:
-                return True
-        return False
+                    return position < len(batch) - 1 or _has_more(rows)
+                if scan.examined >= MAX_EXAMINED:
+                    return position < len(batch) - 1 or _has_more(rows)
 
     def list_attempts(self, tenant_id: str, message_id: str) -> list[Attempt]:
         """A message's attempts, oldest first."""
@@ -139,70 +166,70 @@ class MessageQueries:
         return attempts
 
     def recent_attempts(self, tenant_id: str, *, app_id: str | None, after: str | None, limit: int) -> Page[Attempt]:
-        """The tenant's attempts in recording order after `after` (GSI `by-feed`, projection ALL).
-        `next_cursor` is None once caught up; `resume_cursor` always marks the position."""
+        """The tenant's attempts in recording order after `after` (GSI `by-feed`, projection ALL, its
+        shards merged by `feedKey`). `next_cursor` is None once caught up; `resume_cursor` always
+        marks the position."""
         position = decode_cursor(after, str)[0] if after else "0"  # every feedKey starts with a digit
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": BY_FEED,
-            "KeyConditionExpression": "tenantId = :tenant AND feedKey > :after",
-            "ExpressionAttributeValues": values(tenant=tenant_id, after=position),
-            "Limit": limit if app_id is None else min(1_000, limit * 4),
-        }
-        if app_id is not None:
-            kwargs["FilterExpression"] = "appId = :app"
-            kwargs["ExpressionAttributeValues"].update(values(app=app_id))
+        page = limit if app_id is None else min(1_000, limit * 4)
+        streams = [
+            self._index_rows(BY_FEED, "feedShard", shard, "feedKey", low="0", high="~", after=position, page=page)
+            for shard in codec.list_shards(tenant_id)
+        ]
         items: list[Attempt] = []
-        examined = 0
-        for rows, last in query_pages(self._client, **kwargs):
-            for row in rows[: limit - len(items)]:
+        for examined, row in enumerate(_merged(streams, "feedKey"), start=1):
+            position = row["feedKey"]
+            if app_id is None or row.get("appId") == app_id:
                 items.append(codec.attempt_from(row))
-                position = row["feedKey"]
-            examined += len(rows)
-            if len(items) >= limit or last is None:
+            if len(items) >= limit:
                 break
-            position = from_item(last)["feedKey"]  # entries filtered out so far are not read again
             if examined >= MAX_EXAMINED:  # more to read, but this call has looked far enough
                 return Page(items, encode_cursor(position), resume_cursor=encode_cursor(position))
         cursor = encode_cursor(position)
         return Page(items, cursor if len(items) == limit else None, resume_cursor=cursor)
 
     def latest_attempt_cursor(self, tenant_id: str) -> str:
-        """The position after the tenant's newest attempt: one descending query on `by-feed`."""
-        with map_exceptions("messages"):
-            answer = self._client.query(
-                TableName=self._table,
-                IndexName=BY_FEED,
-                KeyConditionExpression="tenantId = :tenant",
-                ExpressionAttributeValues=values(tenant=tenant_id),
-                ScanIndexForward=False,
-                Limit=1,
-            )
-        rows = answer.get("Items", [])
-        return encode_cursor(from_item(rows[0])["feedKey"] if rows else "0")
+        """The position after the tenant's newest attempt: one descending query per feed shard."""
+        newest = "0"
+        for shard in codec.list_shards(tenant_id):
+            with map_exceptions("messages"):
+                answer = self._client.query(
+                    TableName=self._table,
+                    IndexName=BY_FEED,
+                    KeyConditionExpression="feedShard = :shard",
+                    ExpressionAttributeValues=values(shard=shard),
+                    ScanIndexForward=False,
+                    Limit=1,
+                )
+            rows = answer.get("Items", [])
+            if rows:
+                newest = max(newest, str(from_item(rows[0])["feedKey"]))
+        return encode_cursor(newest)
 
     # ---- cleanup ---------------------------------------------------------------------------
 
-    def waking(self, now_ms: int, *, limit: int) -> list[Waking]:
-        """Messages whose wake time has passed, from every shard of the wake index (at most `limit`)."""
-        keys: list[str] = []
-        per_shard = max(1, limit // codec.WAKE_SHARDS)
-        for shard in range(codec.WAKE_SHARDS):
-            with map_exceptions("wake index"):
-                response = self._client.query(
-                    TableName=self._table,
-                    IndexName=BY_WAKE,
-                    KeyConditionExpression="wakeShard = :shard AND wakeAt <= :now",
-                    ExpressionAttributeValues=values(shard=f"w{shard:02d}", now=now_ms),
-                    Limit=per_shard,
-                )
-            keys.extend(from_item(row)["pk"] for row in response.get("Items", []))
-        items = self.messages_by_id(keys)
-        found = []
-        for item in items.values():
-            if item.get("wakeAt") is not None and int(item["wakeAt"]) <= now_ms:
-                found.append(Waking(codec.message_from(item), item.get("leaseUntil")))
-        return found
+    def waking_page(
+        self, shard: int, now_ms: int, *, limit: int, start: Item | None = None
+    ) -> tuple[list[Waking], Item | None]:
+        """One page of a wake index shard's entries whose time has passed, read back from the table,
+        and the key to resume after it (None: the shard has no more due entries)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": BY_WAKE,
+            "KeyConditionExpression": "wakeShard = :shard AND wakeAt <= :now",
+            "ExpressionAttributeValues": values(shard=f"w{shard:02d}", now=now_ms),
+            "Limit": limit,
+        }
+        if start is not None:
+            kwargs["ExclusiveStartKey"] = start
+        with map_exceptions("wake index"):
+            response = self._client.query(**kwargs)
+        items = self.messages_by_id([from_item(row)["pk"] for row in response.get("Items", [])])
+        found = [
+            Waking(codec.message_from(item), item.get("leaseUntil"))
+            for item in items.values()
+            if item.get("wakeAt") is not None and int(item["wakeAt"]) <= now_ms
+        ]
+        return found, response.get("LastEvaluatedKey")
 
     def control(self, name: str) -> Item:
         """A small bookkeeping item of cleanup (e.g. where the schedule sweep stopped)."""
@@ -214,6 +241,15 @@ class MessageQueries:
             self._client.put_item(
                 TableName=self._table, Item=to_item({"pk": f"ctl#{name}", "sk": CONTROL_SK, **fields})
             )
+
+
+def _merged(streams: list[Iterator[Item]], sort: str) -> Iterator[Item]:
+    """Index rows of several partitions in one `sort`-key order (each stream is in that order)."""
+    return heapq.merge(*streams, key=lambda row: str(row[sort]))
+
+
+def _has_more(rows: Iterator[Item]) -> bool:
+    return next(rows, None) is not None
 
 
 def _matches(item: Item, index_key: str, tenant_id: str, query: MessageQuery) -> bool:

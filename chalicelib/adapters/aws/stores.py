@@ -21,11 +21,12 @@ from chalicelib.adapters.aws.dynamo import (
     values,
 )
 from chalicelib.adapters.aws.sealing import Sealer
-from chalicelib.adapters.aws.tables import BY_ID, BY_TENANT
+from chalicelib.adapters.aws.tables import BY_ID, BY_TENANT, KEY_PENDING
 from chalicelib.adapters.cursor import decode_cursor, encode_cursor
 from chalicelib.domain.model import ApiKey, App, Page, Scope, Tenant, UsageDay, UsageDelta
 
 COUNTERS = ("scheduled", "delivered", "failed", "attempts")
+PENDING = "pending"
 
 
 class DynamoTenantStore:
@@ -66,10 +67,33 @@ class DynamoTenantStore:
             self._client.update_item(
                 TableName=self._table,
                 Key=to_item({"id": tenant_id}),
-                UpdateExpression="SET usageKeyId = :id, usageKey = :value",
+                UpdateExpression="SET usageKeyId = :id, usageKey = :value REMOVE keyPending",
                 ConditionExpression="attribute_exists(id)",
                 ExpressionAttributeValues=values(id=key_id, value=key_value),
             )
+
+    def mark_key_pending(self, tenant_id: str) -> None:
+        """Put the tenant on the sparse `key-pending` index: cleanup makes its usage key."""
+        with map_exceptions("tenants"):
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"id": tenant_id}),
+                UpdateExpression="SET keyPending = :pending",
+                ConditionExpression="attribute_exists(id) AND attribute_not_exists(usageKey)",
+                ExpressionAttributeValues=values(pending=PENDING),
+            )
+
+    def key_pending(self, *, limit: int) -> list[str]:
+        """Ids of tenants still waiting for their usage key, oldest first by id."""
+        with map_exceptions("tenants"):
+            response = self._client.query(
+                TableName=self._table,
+                IndexName=KEY_PENDING,
+                KeyConditionExpression="keyPending = :pending",
+                ExpressionAttributeValues=values(pending=PENDING),
+                Limit=limit,
+            )
+        return [str(from_item(row)["id"]) for row in response.get("Items", [])]
 
     def list_tenants(self, *, cursor: str | None, limit: int) -> Page[Tenant]:
         """Tenants by id (GSI `all`)."""

@@ -6,7 +6,7 @@ the time-to-live attribute of the tables that expire items. All tables are on-de
 
 | table | key | what |
 |---|---|---|
-| tenants | `id` | tenant, plan, API Gateway usage key; GSI `all` (`kind`, `id`) lists by id |
+| tenants | `id` | tenant, plan, usage key; GSI `all` (`kind`, `id`); sparse `key-pending`: keys still to make |
 | keys | `tokenHash` | API keys by SHA-256; GSI `by-tenant` (`tenantId`, `createdKey`) |
 | apps | `tenantId`, `id` | apps; header values and signing secrets sealed with KMS |
 | messages | `pk` = message id, `sk` = `m` / `p` / `a#<n>` | message, payload, attempts (one item each) |
@@ -14,10 +14,11 @@ the time-to-live attribute of the tables that expire items. All tables are on-de
 | idempotency | `pk` = `<tenant>#<key>` | create idempotency records, 24 h TTL |
 
 GSIs of `messages` (all KEYS_ONLY or nearly, so state changes rarely touch them; see docs/aws-design.md):
-`by-send` (`tenantId`, `sendKey`) lists a tenant's messages by sendAt then id (+ `appId` to filter);
+`by-send` (`sendShard` = `<tenant>#<0-7>`, `sendKey`) lists a tenant's messages by sendAt then id
+(+ `appId` to filter), its 8 shards merged;
 `by-problem` (`problemKey` = `<tenant>#failed|cancelled`, `sendKey`) lists those two statuses;
-`by-wake` (`wakeShard`, `wakeAt`) is what cleanup sweeps; `by-feed` (`tenantId`, `feedKey`, ALL:
-attempts never change) is the tenant's attempt feed in recording order.
+`by-wake` (`wakeShard`, `wakeAt`) is what cleanup sweeps; `by-feed` (`feedShard`, `feedKey`, ALL:
+attempts never change) is the tenant's attempt feed in recording order, its 8 shards merged.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ USAGE = "usage"
 IDEMPOTENCY = "idempotency"
 
 BY_ID = "all"
+KEY_PENDING = "key-pending"
 BY_TENANT = "by-tenant"
 BY_SEND = "by-send"
 BY_PROBLEM = "by-problem"
@@ -64,8 +66,11 @@ TABLES: list[dict[str, Any]] = [
         "TableName": TENANTS,
         "BillingMode": "PAY_PER_REQUEST",
         "KeySchema": _key("id"),
-        "AttributeDefinitions": _attrs(id="S", kind="S"),
-        "GlobalSecondaryIndexes": [_gsi(BY_ID, "kind", "id", ("name", "plan", "createdAt"))],
+        "AttributeDefinitions": _attrs(id="S", kind="S", keyPending="S"),
+        "GlobalSecondaryIndexes": [
+            _gsi(BY_ID, "kind", "id", ("name", "plan", "createdAt")),
+            _gsi(KEY_PENDING, "keyPending", "id"),
+        ],
     },
     {
         "TableName": KEYS,
@@ -91,15 +96,23 @@ TABLES: list[dict[str, Any]] = [
         "BillingMode": "PAY_PER_REQUEST",
         "KeySchema": _key("pk", "sk"),
         "AttributeDefinitions": _attrs(
-            pk="S", sk="S", tenantId="S", sendKey="S", problemKey="S", wakeShard="S", wakeAt="N", feedKey="S"
+            pk="S",
+            sk="S",
+            sendShard="S",
+            sendKey="S",
+            problemKey="S",
+            wakeShard="S",
+            wakeAt="N",
+            feedShard="S",
+            feedKey="S",
         ),
         "GlobalSecondaryIndexes": [
-            _gsi(BY_SEND, "tenantId", "sendKey", ("appId",)),
+            _gsi(BY_SEND, "sendShard", "sendKey", ("appId",)),
             _gsi(BY_PROBLEM, "problemKey", "sendKey"),
             _gsi(BY_WAKE, "wakeShard", "wakeAt"),
             {  # attempts are written once and read from the index directly
                 "IndexName": BY_FEED,
-                "KeySchema": _key("tenantId", "feedKey"),
+                "KeySchema": _key("feedShard", "feedKey"),
                 "Projection": {"ProjectionType": "ALL"},
             },
         ],

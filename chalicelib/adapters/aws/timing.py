@@ -22,14 +22,16 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-SQS_MAX_DELAY_S = 900
+from chalicelib.adapters.aws import limits
+
+SQS_MAX_DELAY_S = limits.SQS_MAX_DELAY_S
 SQS_WINDOW_MS = 14 * 60_000
 DEFAULT_LEAD_S = 90
 MAX_WAIT_MS = 2_000  # a release message this early is waited out in the Lambda; earlier ones re-queue
 ARM_GRACE_MS = 90_000  # a message still unclaimed this long after its due time is re-armed by cleanup
-MAX_NAME_LENGTH = 64
+MAX_NAME_LENGTH = limits.SCHEDULE_NAME_MAX
 
-_NAME = re.compile(r"[0-9A-Za-z\-_.]{1,64}")
+_NAME = re.compile(f"{limits.SCHEDULE_NAME_CHARS}{{1,{limits.SCHEDULE_NAME_MAX}}}")
 _AT = re.compile(r"at\((\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\)")
 _MESSAGE_ID = re.compile(r"msg_([0-9A-HJKMNP-TV-Z]{26})")
 _SCHEDULE_NAME = re.compile(r"m-([0-9A-HJKMNP-TV-Z]{26})-([1-9][0-9]{0,17})")

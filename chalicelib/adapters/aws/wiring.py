@@ -140,6 +140,7 @@ class AwsRuntime:
             retention_s=self.settings.retention_days * 86_400,
             arm_horizon_ms=self.config.arm_horizon_ms,
             metric=self.metric,
+            sleep=self.sleep,
         )
 
     @functools.cached_property
@@ -218,6 +219,8 @@ class AwsRuntime:
             scheduler=self.clients.get("scheduler"),
             config=self.config,
             clock=self.clock,
+            provisioner=self.provisioner,
+            sleep=self.sleep,
         )
 
     @functools.cached_property
