@@ -20,7 +20,7 @@ from chalicelib.clock import SystemClock
 from chalicelib.delivery import HttpSender
 from chalicelib.domain import ids
 from chalicelib.ports import Clock
-from chalicelib.services.accounts import ensure_default_tenant
+from chalicelib.services.accounts import Bootstrap, bootstrap_key, ensure_default_tenant
 from chalicelib.services.context import Context
 from chalicelib.settings import Settings
 from scheduler_local.db import Database
@@ -135,13 +135,17 @@ def _lock(data_dir: Path) -> IO[str]:
 
 
 def bootstrap_admin_key(context: Context, settings: Settings) -> str | None:
-    """Upsert tenant `default` and its admin key. Returns the key if it was generated now (to print once)."""
-    if settings.admin_key:
-        ensure_default_tenant(context, settings.admin_key)
-        return None
+    """Ensure tenant `default` and its admin key (never again once revoked). Returns the key if it was
+    generated now (to print once)."""
     path = settings.data_dir / ADMIN_KEY_FILE
-    if path.exists():
-        ensure_default_tenant(context, path.read_text().strip())
+    configured = settings.admin_key or (path.read_text().strip() if path.exists() else None)
+    if configured is not None:
+        if ensure_default_tenant(context, configured) is Bootstrap.REVOKED:
+            _warn_revoked()
+        return None
+    previous = bootstrap_key(context)
+    if previous is not None and previous.revoked_at is not None:
+        _warn_revoked()  # and no new key is generated: it would be the revoked key back under another token
         return None
     token = ids.new_api_key()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -150,3 +154,11 @@ def bootstrap_admin_key(context: Context, settings: Settings) -> str | None:
     ensure_default_tenant(context, token)
     print(f"generated admin key (shown once, also in {path}): {token}", file=sys.stderr)  # noqa: T201 - shown once, by design
     return token
+
+
+def _warn_revoked() -> None:
+    print(  # noqa: T201 - start-up notice for the operator
+        "the bootstrap admin key was revoked; revocation is permanent, so SCHEDULER_ADMIN_KEY and"
+        f" {ADMIN_KEY_FILE} are not applied again: use another admin key of tenant default",
+        file=sys.stderr,
+    )
