@@ -4,6 +4,11 @@ Rules every adapter keeps (the conformance suite in tests/contract checks them):
 - Reads of another tenant's resource behave exactly like a missing one (None / empty).
 - `MessageStore.save` writes only if the stored `gen` equals `expected_gen`, else raises
   `ConcurrentUpdate`; a `usage` delta given with a write is applied in the same atomic step.
+- A `quota` given with a write that schedules deliveries (`insert_messages`, or `save` with
+  `usage.scheduled`) is checked against the tenant-day's `scheduled` count in the same atomic step
+  that adds to it: over it, `QuotaExceeded` and nothing is written. Every path that causes a delivery
+  (create, batch, redrive) goes through it, so none gets around the quota and racers cannot both
+  take its last unit.
 - Lists are ordered as documented and cursors are opaque strings the same adapter made.
 """
 
@@ -112,11 +117,11 @@ class MessageStore(Protocol):
     """Messages, their payloads and attempts."""
 
     def insert_messages(
-        self, items: Sequence[NewMessage], usage: UsageDelta, *, idempotency_ttl_ms: int
+        self, items: Sequence[NewMessage], usage: UsageDelta, *, idempotency_ttl_ms: int, quota: int | None = None
     ) -> list[Inserted]:
         """Store new messages in order. An item whose idempotency key the tenant used within the TTL
         is not stored; its earlier message comes back with `created=False`. `usage.scheduled` is
-        counted for stored items only."""
+        counted for stored items only, against `quota` (see the module docstring)."""
         ...
 
     def get_message(self, tenant_id: str, message_id: str) -> Message | None:
@@ -139,9 +144,11 @@ class MessageStore(Protocol):
         payload_json: str | None = None,
         attempt: Attempt | None = None,
         usage: UsageDelta | None = None,
+        quota: int | None = None,
     ) -> None:
         """Write a message's new state (and optionally its new payload, one attempt and counters)
-        if the stored generation is still `expected_gen`; otherwise `ConcurrentUpdate`."""
+        if the stored generation is still `expected_gen`; otherwise `ConcurrentUpdate`. With `quota`,
+        `usage.scheduled` must fit the tenant-day's quota (see the module docstring)."""
         ...
 
     def claim(
@@ -194,8 +201,8 @@ class Timer(Protocol):
 
 
 class Limiter(Protocol):
-    """Per-tenant request rate and daily message quota."""
+    """Per-tenant request rate (the daily quota is counted by the message store, atomically)."""
 
-    def check(self, tenant_id: str, plan: str, *, messages: int, now_ms: int) -> None:
-        """Take one request (and `messages` from today's quota), or raise `Throttled`/`QuotaExceeded`."""
+    def check(self, tenant_id: str, plan: str, *, now_ms: int) -> None:
+        """Take one request from the tenant's rate limit, or raise `Throttled`."""
         ...

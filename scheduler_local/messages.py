@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from chalicelib.adapters.cursor import decode_cursor, encode_cursor
 from chalicelib.domain.errors import ConcurrentUpdate
+from chalicelib.domain.limits import quota_exceeded
 from chalicelib.domain.model import FINISHED, Attempt, FailureReason, Message, Page, Status, UsageDelta
 from chalicelib.ports import Clock, Inserted, MessageQuery, NewMessage
 from scheduler_local.db import Database
@@ -78,17 +79,31 @@ class SqliteMessageStore:
         self._clock = clock
 
     def insert_messages(
-        self, items: Sequence[NewMessage], usage: UsageDelta, *, idempotency_ttl_ms: int
+        self, items: Sequence[NewMessage], usage: UsageDelta, *, idempotency_ttl_ms: int, quota: int | None = None
     ) -> list[Inserted]:
-        """Store new messages in order; an idempotency key used within the TTL returns its earlier message."""
+        """Store new messages in order; an idempotency key used within the TTL returns its earlier message.
+        The quota is checked against the day's count in the same transaction that adds to it."""
         results: list[Inserted] = []
         with self._db.write() as conn:
             for item in items:
                 results.append(self._insert_one(conn, item, idempotency_ttl_ms))
             created = sum(1 for result in results if result.created)
             if created:
-                add_usage(conn, [UsageDelta(usage.tenant_id, usage.day, scheduled=created)])
+                delta = UsageDelta(usage.tenant_id, usage.day, scheduled=created)
+                self._take_quota(conn, delta, quota)
+                add_usage(conn, [delta])
         return results
+
+    def _take_quota(self, conn: sqlite3.Connection, delta: UsageDelta, quota: int | None) -> None:
+        """Raise `QuotaExceeded` (the caller's transaction rolls back) if `delta` takes the day past `quota`."""
+        if quota is None or not delta.scheduled:
+            return
+        row = conn.execute(
+            "SELECT scheduled FROM usage WHERE tenant_id = ? AND day = ?", (delta.tenant_id, delta.day)
+        ).fetchone()
+        used = int(row[0]) if row else 0
+        if used + delta.scheduled > quota:
+            raise quota_exceeded(quota, used, self._clock.now_ms())
 
     def _insert_one(self, conn: sqlite3.Connection, item: NewMessage, ttl_ms: int) -> Inserted:
         message = item.message
@@ -171,10 +186,13 @@ class SqliteMessageStore:
         payload_json: str | None = None,
         attempt: Attempt | None = None,
         usage: UsageDelta | None = None,
+        quota: int | None = None,
     ) -> None:
-        """Compare-and-set on `gen`; payload, attempt and counters in the same transaction."""
+        """Compare-and-set on `gen`; payload, attempt and counters (quota checked) in the same transaction."""
         with self._db.write() as conn:
             save_in(conn, message, expected_gen=expected_gen, now_ms=self._clock.now_ms())
+            if usage is not None:
+                self._take_quota(conn, usage, quota)
             if payload_json is not None:
                 conn.execute(
                     "UPDATE payloads SET body = ? WHERE message_rowid = (SELECT rowid FROM messages WHERE id = ?)",

@@ -94,7 +94,7 @@ def build_local_runtime(settings: Settings, *, clock: Clock | None = None) -> Lo
         messages=SqliteMessageStore(db, clock),
         usage=usage,
         timer=timer,
-        limiter=LocalLimiter(settings, usage.scheduled_on),
+        limiter=LocalLimiter(settings),
         clock=clock,
         settings=settings,
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 from chalicelib.adapters.cursor import decode_cursor, encode_cursor
 from chalicelib.domain.errors import ConcurrentUpdate, QuotaExceeded, Throttled
+from chalicelib.domain.limits import quota_exceeded
 from chalicelib.domain.model import (
     ApiKey,
     App,
@@ -192,15 +193,29 @@ class FakeMessageStore:
         self._lock = threading.RLock()
 
     def insert_messages(
-        self, items: Sequence[NewMessage], usage: UsageDelta, *, idempotency_ttl_ms: int
+        self, items: Sequence[NewMessage], usage: UsageDelta, *, idempotency_ttl_ms: int, quota: int | None = None
     ) -> list[Inserted]:
-        """Store new messages in order; a key used within the TTL returns its earlier message."""
+        """Store new messages in order; a key used within the TTL returns its earlier message. Over the
+        quota nothing is stored (the dicts are put back as they were)."""
         with self._lock:
+            before = (dict(self.messages), dict(self.payloads), dict(self.idempotency))
             results = [self._insert_one(item, idempotency_ttl_ms) for item in items]
             created = sum(1 for result in results if result.created)
+            delta = UsageDelta(usage.tenant_id, usage.day, scheduled=created)
+            try:
+                self._take_quota(delta, quota, items[0].message.created_at if items else 0)
+            except QuotaExceeded:
+                self.messages, self.payloads, self.idempotency = before
+                raise
             if created:
-                self.counters.add(UsageDelta(usage.tenant_id, usage.day, scheduled=created))
+                self.counters.add(delta)
             return results
+
+    def _take_quota(self, delta: UsageDelta, quota: int | None, now_ms: int) -> None:
+        day = self.counters.days.get((delta.tenant_id, delta.day))
+        used = 0 if day is None else day.scheduled
+        if quota is not None and delta.scheduled and used + delta.scheduled > quota:
+            raise quota_exceeded(quota, used, now_ms)
 
     def _insert_one(self, item: NewMessage, ttl_ms: int) -> Inserted:
         message = item.message
@@ -247,13 +262,16 @@ class FakeMessageStore:
         payload_json: str | None = None,
         attempt: Attempt | None = None,
         usage: UsageDelta | None = None,
+        quota: int | None = None,
     ) -> None:
-        """Compare-and-set on `gen`; payload, attempt and counters in the same step."""
+        """Compare-and-set on `gen`; payload, attempt and counters (within the quota) in the same step."""
         with self._lock:
             where = (message.tenant_id, message.id)
             stored = self.messages.get(where)
             if stored is None or stored.gen != expected_gen:
                 raise ConcurrentUpdate(f"message {message.id} changed meanwhile; read it again")
+            if usage is not None:
+                self._take_quota(usage, quota, message.due_at)
             self.messages[where] = message
             self.leases.pop(where, None)
             if payload_json is not None:
@@ -355,13 +373,13 @@ class RecordingTimer:
 class FakeLimiter:
     """A `Limiter` that lets everything through until told to throttle; records every check."""
 
-    calls: list[tuple[str, str, int]] = field(default_factory=list)
+    calls: list[tuple[str, str]] = field(default_factory=list)
     throttle_after_s: int | None = None
     quota_exceeded: bool = False
 
-    def check(self, tenant_id: str, plan: str, *, messages: int, now_ms: int) -> None:
-        """Take one request (and `messages`), or raise when told to."""
-        self.calls.append((tenant_id, plan, messages))
+    def check(self, tenant_id: str, plan: str, *, now_ms: int) -> None:
+        """Take one request, or raise when told to."""
+        self.calls.append((tenant_id, plan))
         if self.quota_exceeded:
             raise QuotaExceeded("daily message quota used up", retry_after_s=3600)
         if self.throttle_after_s is not None:

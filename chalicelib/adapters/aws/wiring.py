@@ -21,7 +21,7 @@ from chalicelib.adapters.aws import tables
 from chalicelib.adapters.aws.cleanup import Cleanup
 from chalicelib.adapters.aws.config import AwsConfig, aws_config_from_env
 from chalicelib.adapters.aws.delivery import DeliveryWorker
-from chalicelib.adapters.aws.limiter import DynamoQuotaLimiter
+from chalicelib.adapters.aws.limiter import GatewayRateLimits
 from chalicelib.adapters.aws.messages import DynamoMessageStore
 from chalicelib.adapters.aws.provisioning import Provisioner, ProvisioningTenantStore
 from chalicelib.adapters.aws.sealing import Sealer
@@ -161,7 +161,7 @@ class AwsRuntime:
             messages=self.messages,
             usage=self.usage,
             timer=self.timer,
-            limiter=DynamoQuotaLimiter(self.settings, self.usage.scheduled_on),
+            limiter=GatewayRateLimits(),
             clock=self.clock,
             settings=self.settings,
             jitter=self.jitter,
