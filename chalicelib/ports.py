@@ -72,6 +72,10 @@ class AppStore(Protocol):
         """Create or replace an app."""
         ...
 
+    def create_app(self, app: App, *, max_apps: int | None) -> bool:
+        """Store a new app unless its tenant has `max_apps` apps already (then False, nothing stored)."""
+        ...
+
     def get_app(self, tenant_id: str, app_id: str) -> App | None:
         """One app of a tenant."""
         ...

@@ -163,21 +163,34 @@ class SqliteAppStore:
 
     def put_app(self, app: App) -> None:
         """Create or replace an app."""
-        secrets = [[secret.value, secret.expires_at] for secret in app.secrets]
         with self._db.write() as conn:
-            conn.execute(
-                f"INSERT OR REPLACE INTO apps ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    app.id,
-                    app.tenant_id,
-                    app.name,
-                    app.url,
-                    json.dumps(dict(app.headers)),
-                    app.max_attempts,
-                    json.dumps(secrets),
-                    app.created_at,
-                ),
-            )
+            self._put(conn, app)
+
+    def create_app(self, app: App, *, max_apps: int | None) -> bool:
+        """Store a new app if the tenant has fewer than `max_apps`: counted in the same transaction."""
+        with self._db.write() as conn:
+            if max_apps is not None:
+                (count,) = conn.execute("SELECT count(*) FROM apps WHERE tenant_id = ?", (app.tenant_id,)).fetchone()
+                if count >= max_apps:
+                    return False
+            self._put(conn, app)
+        return True
+
+    def _put(self, conn: sqlite3.Connection, app: App) -> None:
+        secrets = [[secret.value, secret.expires_at] for secret in app.secrets]
+        conn.execute(
+            f"INSERT OR REPLACE INTO apps ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                app.id,
+                app.tenant_id,
+                app.name,
+                app.url,
+                json.dumps(dict(app.headers)),
+                app.max_attempts,
+                json.dumps(secrets),
+                app.created_at,
+            ),
+        )
 
     def get_app(self, tenant_id: str, app_id: str) -> App | None:
         """One app of a tenant."""
@@ -236,14 +249,6 @@ class SqliteUsageStore:
                 (tenant_id, first_day, last_day),
             ).fetchall()
         return [UsageDay(*row) for row in rows]
-
-    def scheduled_on(self, tenant_id: str, day: str) -> int:
-        """Messages scheduled by a tenant on a day (the quota's starting point after a restart)."""
-        with self._db.read() as conn:
-            row = conn.execute(
-                "SELECT scheduled FROM usage WHERE tenant_id = ? AND day = ?", (tenant_id, day)
-            ).fetchone()
-        return int(row[0]) if row else 0
 
 
 def add_usage(conn: sqlite3.Connection, deltas: Iterable[UsageDelta]) -> None:

@@ -132,6 +132,14 @@ class FakeAppStore:
         with self._lock:
             self.apps[(app.tenant_id, app.id)] = app
 
+    def create_app(self, app: App, *, max_apps: int | None) -> bool:
+        """Store a new app unless the tenant has `max_apps` already."""
+        with self._lock:
+            if max_apps is not None and sum(1 for (t, _) in self.apps if t == app.tenant_id) >= max_apps:
+                return False
+            self.apps[(app.tenant_id, app.id)] = app
+        return True
+
     def get_app(self, tenant_id: str, app_id: str) -> App | None:
         """One app of a tenant."""
         return self.apps.get((tenant_id, app_id))

@@ -16,12 +16,12 @@ from chalicelib.domain.model import Plan
 from chalicelib.domain.times import MS_PER_DAY
 
 
-def quota_exceeded(quota: int, used: int, now_ms: int) -> QuotaExceeded:
-    """The error for a write that would take the tenant-day past `quota` (`used` already counted)."""
+def quota_exceeded(quota: int, used: int | None, now_ms: int) -> QuotaExceeded:
+    """The error for a write that would take the tenant-day past `quota` (`used` already counted, if known)."""
     wait_s = max(1, math.ceil((MS_PER_DAY - now_ms % MS_PER_DAY) / 1000))
+    counted = "" if used is None else f" ({used} used today)"
     return QuotaExceeded(
-        f"daily quota of {quota} messages reached ({used} used today); it resets at 00:00 UTC",
-        retry_after_s=wait_s,
+        f"daily quota of {quota} messages reached{counted}; it resets at 00:00 UTC", retry_after_s=wait_s
     )
 
 

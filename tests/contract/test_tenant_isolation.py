@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from chalicelib.delivery import AttemptOutcome
-from chalicelib.domain.errors import QuotaExceeded, Unauthenticated
+from chalicelib.domain.errors import PlanLimit, QuotaExceeded, Unauthenticated
 from chalicelib.domain.model import Plan, Principal, Status
 from chalicelib.domain.schemas import AppCreate, TenantCreate
 from chalicelib.ports import MessageQuery
@@ -123,3 +123,22 @@ def test_racing_creates_cannot_both_take_the_last_unit(ctx: Context, request: py
         thread.join()
     assert (len(accepted), len(refused)) == (10, 6)
     assert scheduled_today(tight, who) == 10
+
+
+# ---- caps on stored things ---------------------------------------------------------------
+
+
+def test_the_app_count_cap_holds_per_tenant(ctx: Context) -> None:
+    plans = {**ctx.settings.plans, "free": Plan("free", None, None, None, max_apps=2)}
+    capped = dataclasses.replace(ctx, settings=dataclasses.replace(ctx.settings, plans=plans))
+    _, token = accounts.create_tenant(capped, TenantCreate(name="capped", plan="free"))
+    who = accounts.authenticate(capped, token)
+    neighbour = accounts.authenticate(capped, accounts.create_tenant(capped, TenantCreate(name="n", plan="free"))[1])
+    first = apps.create_app(capped, who, AppCreate(name="a", url="https://example.com/"))
+    apps.create_app(capped, who, AppCreate(name="b", url="https://example.com/"))
+    with pytest.raises(PlanLimit):
+        apps.create_app(capped, who, AppCreate(name="c", url="https://example.com/"))
+    assert len(apps.list_apps(capped, who, cursor=None, limit=10).items) == 2
+    apps.create_app(capped, neighbour, AppCreate(name="theirs", url="https://example.com/"))  # their own count
+    apps.delete_app(capped, who, first.id)
+    apps.create_app(capped, who, AppCreate(name="c", url="https://example.com/"))

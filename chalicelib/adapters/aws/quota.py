@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.adapters.aws.dynamo import ConditionFailed, from_item, map_exceptions, to_item, values
+from chalicelib.adapters.aws.dynamo import ConditionFailed, map_exceptions, to_item, values
 from chalicelib.domain.limits import quota_exceeded
 from chalicelib.ports import Clock
 
@@ -33,8 +33,8 @@ class QuotaCounter:
         """Reserve `count` of the day's quota or raise `QuotaExceeded`; returns what was reserved."""
         if quota is None or count <= 0:
             return 0
-        if count > quota:
-            raise quota_exceeded(quota, self.used(tenant_id, day), self._clock.now_ms())
+        if count > quota:  # a request larger than a whole day's quota
+            raise quota_exceeded(quota, None, self._clock.now_ms())
         try:
             with map_exceptions("quota"):
                 self._client.update_item(
@@ -61,13 +61,6 @@ class QuotaCounter:
                 UpdateExpression="ADD scheduled :count",
                 ExpressionAttributeValues=values(count=-count),
             )
-
-    def used(self, tenant_id: str, day: str) -> int:
-        """Units reserved on the day so far."""
-        with map_exceptions("quota"):
-            found = self._client.get_item(TableName=self._table, Key=self._key(tenant_id, day), ConsistentRead=True)
-        item = found.get("Item")
-        return 0 if item is None else int(from_item(item).get("scheduled", 0))
 
     def _key(self, tenant_id: str, day: str) -> dict[str, Any]:
         return to_item({"pk": f"{tenant_id}#{QUOTA_SHARD}", "day": day})
