@@ -15,7 +15,7 @@ from pathlib import Path
 
 from chalicelib.domain.errors import StorageUnavailable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: attempts carry a per-tenant sequence (`tenant_seq`), the feed's cursor
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tenants (
@@ -50,10 +50,11 @@ CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency (expires_at);
 CREATE TABLE IF NOT EXISTS attempts (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, app_id TEXT NOT NULL,
     message_id TEXT NOT NULL, n INTEGER NOT NULL, started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL,
-    status_code INTEGER, error TEXT, snippet TEXT NOT NULL);
+    status_code INTEGER, error TEXT, snippet TEXT NOT NULL, tenant_seq INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS attempts_by_message ON attempts (message_id, n);
-CREATE INDEX IF NOT EXISTS attempts_by_tenant ON attempts (tenant_id, seq);
-CREATE INDEX IF NOT EXISTS attempts_by_app ON attempts (tenant_id, app_id, seq);
+CREATE INDEX IF NOT EXISTS attempts_feed ON attempts (tenant_id, tenant_seq);
+CREATE INDEX IF NOT EXISTS attempts_feed_by_app ON attempts (tenant_id, app_id, tenant_seq);
+CREATE TABLE IF NOT EXISTS attempt_counters (tenant_id TEXT PRIMARY KEY, last INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS usage (
     tenant_id TEXT NOT NULL, day TEXT NOT NULL, scheduled INTEGER NOT NULL DEFAULT 0,
     delivered INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
@@ -74,6 +75,8 @@ class Database:
 
     def migrate(self) -> None:
         """Create or upgrade the schema; refuses a file written by a newer version."""
+        with self.write() as conn:
+            _number_attempts_per_tenant(conn)
         with self._write_lock, _storage_errors():
             self.connection().executescript(SCHEMA)
         with self.write() as conn:
@@ -131,6 +134,28 @@ class Database:
                     conn.close()
             self._connections.clear()
         self._local = threading.local()
+
+
+def _number_attempts_per_tenant(conn: sqlite3.Connection) -> None:
+    """Schema 1 → 2: number each tenant's attempts 1, 2, … in recording order (the feed's cursor was the
+    global sequence, which told a tenant how busy the others were)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(attempts)")}
+    if not columns or "tenant_seq" in columns:
+        return
+    conn.execute("ALTER TABLE attempts ADD COLUMN tenant_seq INTEGER NOT NULL DEFAULT 0")
+    conn.execute(
+        "UPDATE attempts SET tenant_seq = numbered.n FROM (SELECT seq, row_number() OVER"
+        " (PARTITION BY tenant_id ORDER BY seq) AS n FROM attempts) AS numbered WHERE numbered.seq = attempts.seq"
+    )
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS attempt_counters (tenant_id TEXT PRIMARY KEY, last INTEGER NOT NULL) WITHOUT ROWID"
+    )
+    conn.execute(
+        "INSERT OR REPLACE INTO attempt_counters (tenant_id, last)"
+        " SELECT tenant_id, max(tenant_seq) FROM attempts GROUP BY tenant_id"
+    )
+    conn.execute("DROP INDEX IF EXISTS attempts_by_tenant")
+    conn.execute("DROP INDEX IF EXISTS attempts_by_app")
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import sqlite3
 from collections.abc import Sequence
 
@@ -226,15 +227,16 @@ class SqliteMessageStore:
         return [Attempt(*row) for row in rows]
 
     def recent_attempts(self, tenant_id: str, *, app_id: str | None, after: str | None, limit: int) -> Page[Attempt]:
-        """Attempts in recording order after the cursor. `next_cursor` is None on a short page (the list
-        ends there for now); `resume_cursor` always marks the position, so `tail` can poll from it."""
+        """Attempts in recording order after the cursor, which holds the tenant's own attempt number
+        (`tenant_seq`: 1, 2, … per tenant, so it says nothing of other tenants). `next_cursor` is None on
+        a short page (the list ends there for now); `resume_cursor` always marks the position."""
         seq = decode_cursor(after, int)[0] if after else 0
         app_filter = " AND app_id = ?" if app_id else ""
         args: tuple[object, ...] = (tenant_id, seq, app_id, limit) if app_id else (tenant_id, seq, limit)
         with self._db.read() as conn:
             rows = conn.execute(
-                f"SELECT seq, {_ATTEMPT_COLUMNS} FROM attempts WHERE tenant_id = ? AND seq > ?{app_filter}"
-                " ORDER BY seq LIMIT ?",
+                f"SELECT tenant_seq, {_ATTEMPT_COLUMNS} FROM attempts WHERE tenant_id = ? AND tenant_seq > ?"
+                f"{app_filter} ORDER BY tenant_seq LIMIT ?",
                 args,
             ).fetchall()
         items = [Attempt(*row[1:]) for row in rows]
@@ -242,10 +244,10 @@ class SqliteMessageStore:
         return Page(items, position if len(rows) == limit else None, resume_cursor=position)
 
     def latest_attempt_cursor(self, tenant_id: str) -> str:
-        """The position after the tenant's newest attempt (one index probe)."""
+        """The position after the tenant's newest attempt (one primary-key probe)."""
         with self._db.read() as conn:
-            row = conn.execute("SELECT max(seq) FROM attempts WHERE tenant_id = ?", (tenant_id,)).fetchone()
-        return encode_cursor(row[0] or 0)
+            row = conn.execute("SELECT last FROM attempt_counters WHERE tenant_id = ?", (tenant_id,)).fetchone()
+        return encode_cursor(row[0] if row else 0)
 
     def cancel_scheduled_of_app(self, tenant_id: str, app_id: str, *, limit: int) -> int:
         """Cancel a chunk of an app's scheduled messages in one statement."""
@@ -272,10 +274,23 @@ def save_in(conn: sqlite3.Connection, message: Message, *, expected_gen: int, no
 
 
 def insert_attempts(conn: sqlite3.Connection, attempts: Sequence[Attempt]) -> None:
-    """Record attempts inside the caller's transaction."""
-    conn.executemany(
-        f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
+    """Record attempts inside the caller's transaction, numbering each tenant's attempts in order."""
+    if not attempts:
+        return
+    per_tenant = collections.Counter(a.tenant_id for a in attempts)
+    next_seq: dict[str, int] = {}
+    for tenant_id, count in per_tenant.items():
+        (last,) = conn.execute(
+            "INSERT INTO attempt_counters (tenant_id, last) VALUES (?, ?)"
+            " ON CONFLICT (tenant_id) DO UPDATE SET last = last + excluded.last RETURNING last",
+            (tenant_id, count),
+        ).fetchone()
+        next_seq[tenant_id] = last - count + 1
+    rows = []
+    for a in attempts:
+        seq = next_seq[a.tenant_id]
+        next_seq[a.tenant_id] = seq + 1
+        rows.append(
             (
                 a.message_id,
                 a.tenant_id,
@@ -286,7 +301,7 @@ def insert_attempts(conn: sqlite3.Connection, attempts: Sequence[Attempt]) -> No
                 a.status_code,
                 a.error,
                 a.response_snippet,
+                seq,
             )
-            for a in attempts
-        ],
-    )
+        )
+    conn.executemany(f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}, tenant_seq) VALUES ({', '.join('?' * 10)})", rows)

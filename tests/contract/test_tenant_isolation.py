@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.delivery import AttemptOutcome
 from chalicelib.domain.errors import PlanLimit, QuotaExceeded, Unauthenticated
-from chalicelib.domain.model import Plan, Principal, Status
+from chalicelib.domain.model import Message, Plan, Principal, Status
 from chalicelib.domain.schemas import AppCreate, TenantCreate
 from chalicelib.ports import MessageQuery
 from chalicelib.services import accounts, apps, delivery, messages, usage
@@ -142,3 +142,48 @@ def test_the_app_count_cap_holds_per_tenant(ctx: Context) -> None:
     apps.create_app(capped, neighbour, AppCreate(name="theirs", url="https://example.com/"))  # their own count
     apps.delete_app(capped, who, first.id)
     apps.create_app(capped, who, AppCreate(name="c", url="https://example.com/"))
+
+
+# ---- attempt cursors are per tenant --------------------------------------------------------
+
+
+def attempt_once(ctx: Context, who: Principal, app_id: str, now: int) -> None:
+    message = schedule_now(ctx, who, app_id)
+    claimed = ctx.messages.claim(who.tenant_id, message.id, gen=message.gen, now_ms=now, lease_until=now, owner="r")
+    assert claimed is not None
+    ok = AttemptOutcome(now, 1, 200, None, "", None)
+    delivery.record_outcome(ctx.messages, claimed, ok, finished_at=now, jitter=0)
+
+
+def schedule_now(ctx: Context, who: Principal, app_id: str) -> Message:
+    [item] = messages.schedule(ctx, who, [{"appId": app_id, "payload": 1, "delaySeconds": 0}])
+    assert isinstance(item, messages.Inserted)
+    return item.message
+
+
+def test_another_tenants_attempts_move_none_of_my_cursors(ctx: Context, clock) -> None:
+    alice, bob = tenant_of(ctx, "alice"), tenant_of(ctx, "bob")
+    alice_app = apps.create_app(ctx, alice, AppCreate(name="a", url="https://example.com/")).id
+    bob_app = apps.create_app(ctx, bob, AppCreate(name="b", url="https://example.com/")).id
+    attempt_once(ctx, alice, alice_app, clock.now)
+    mine = messages.recent_attempts(ctx, alice, app_id=None, after=None, limit=10)
+    latest = messages.recent_attempts(ctx, alice, app_id=None, after="latest", limit=10).resume_cursor
+    assert [a.tenant_id for a in mine.items] == [alice.tenant_id] and latest == mine.resume_cursor
+    for _ in range(5):
+        clock.advance(1)
+        attempt_once(ctx, bob, bob_app, clock.now)
+    again = messages.recent_attempts(ctx, alice, app_id=None, after=None, limit=10)
+    assert again.resume_cursor == mine.resume_cursor  # bob's five attempts changed nothing alice can see
+    assert messages.recent_attempts(ctx, alice, app_id=None, after="latest", limit=10).resume_cursor == latest
+    assert messages.recent_attempts(ctx, alice, app_id=None, after=latest, limit=10).items == []
+    clock.advance(1)
+    attempt_once(ctx, alice, alice_app, clock.now)
+    [new] = messages.recent_attempts(ctx, alice, app_id=None, after=latest, limit=10).items
+    assert new.tenant_id == alice.tenant_id
+    bobs = messages.recent_attempts(ctx, bob, app_id=None, after=None, limit=10).items
+    assert len(bobs) == 5 and {a.tenant_id for a in bobs} == {bob.tenant_id}
+
+
+def tenant_of(ctx: Context, name: str) -> Principal:
+    _, token = accounts.create_tenant(ctx, TenantCreate(name=name, plan="unlimited"))
+    return accounts.authenticate(ctx, token)
