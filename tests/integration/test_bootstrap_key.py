@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.adapters.local.wiring import ADMIN_KEY_FILE, bootstrap_admin_key, build_local_runtime
 from chalicelib.domain.errors import Unauthenticated
 from chalicelib.services import accounts
 from chalicelib.settings import Settings
+from scheduler_local.wiring import ADMIN_KEY_FILE, bootstrap_admin_key, build_local_runtime
 
 
 def revoke_bootstrap(settings: Settings, token: str) -> None:

@@ -7,10 +7,10 @@ import sqlite3
 from pathlib import Path
 
 from chalicelib.adapters.cursor import decode_cursor
-from chalicelib.adapters.local.db import SCHEMA_VERSION, Database
-from chalicelib.adapters.local.messages import SqliteMessageStore, insert_attempts
 from chalicelib.clock import SystemClock
 from chalicelib.domain.model import Attempt
+from scheduler_local.db import SCHEMA_VERSION, Database
+from scheduler_local.messages import SqliteMessageStore, insert_attempts
 
 V1_ATTEMPTS = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
