@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from chalicelib.delivery import AttemptOutcome
+from chalicelib.domain.delivery import AttemptOutcome
 from chalicelib.domain.errors import PlanLimit, QuotaExceeded, Unauthenticated
 from chalicelib.domain.model import Message, Plan, Principal, Status
 from chalicelib.domain.schemas import AppCreate, TenantCreate
