@@ -15,6 +15,7 @@ Rules every adapter keeps (the conformance suite in tests/contract checks them):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -205,8 +206,13 @@ class Timer(Protocol):
 
 
 class Limiter(Protocol):
-    """Per-tenant request rate (the daily quota is counted by the message store, atomically)."""
+    """Per-tenant request rate and share of the CPU (the daily quota is counted by the message store)."""
 
     def check(self, tenant_id: str, plan: str, *, now_ms: int) -> None:
         """Take one request from the tenant's rate limit, or raise `Throttled`."""
+        ...
+
+    def heavy(self, tenant_id: str) -> AbstractContextManager[None]:
+        """Hold a place for CPU-heavy work (a large body to parse, validate and store): where requests
+        share one process, such work waits its turn, round-robin by tenant, instead of taking every core."""
         ...

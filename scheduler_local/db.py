@@ -2,7 +2,10 @@
 
 Writes take a process-wide lock and then `BEGIN IMMEDIATE`: SQLite never sees two writers of this
 process at once, so no read-then-write meets `SQLITE_BUSY_SNAPSHOT` and nobody waits in SQLite's
-sleeping busy handler. Reads run concurrently on each thread's own connection (WAL).
+sleeping busy handler. The lock is fair by lane (`fairness.FairSemaphore`): each write names its
+tenant (the engine has a lane of its own), and waiting writers are served round-robin by lane, so a
+tenant's queue of big transactions cannot keep another tenant's write waiting behind all of it.
+Reads run concurrently on each thread's own connection (WAL).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from chalicelib.domain.errors import StorageUnavailable
+from scheduler_local.fairness import SYSTEM_LANE, FairSemaphore
 
 SCHEMA_VERSION = 2  # 2: attempts carry a per-tenant sequence (`tenant_seq`), the feed's cursor
 SCHEMA = """
@@ -69,7 +73,7 @@ class Database:
         self.path = path
         self._synchronous = synchronous
         self._local = threading.local()
-        self._write_lock = threading.Lock()
+        self._write_lock = FairSemaphore(1)
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
 
@@ -77,7 +81,7 @@ class Database:
         """Create or upgrade the schema; refuses a file written by a newer version."""
         with self.write() as conn:
             _number_attempts_per_tenant(conn)
-        with self._write_lock, _storage_errors():
+        with self._write_lock.hold(SYSTEM_LANE), _storage_errors():
             self.connection().executescript(SCHEMA)
         with self.write() as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -113,10 +117,11 @@ class Database:
             yield self.connection()
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (`BEGIN IMMEDIATE` … `COMMIT`), rolled back on any error."""
+    def write(self, lane: str = SYSTEM_LANE) -> Iterator[sqlite3.Connection]:
+        """One write transaction (`BEGIN IMMEDIATE` … `COMMIT`) in `lane`'s turn (a tenant id, or the
+        engine's), rolled back on any error."""
         conn = self.connection()
-        with self._write_lock, _storage_errors():
+        with self._write_lock.hold(lane), _storage_errors():
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from chalicelib.domain.errors import ConcurrentUpdate
 from chalicelib.domain.model import Attempt, Message, UsageDelta
 from scheduler_local.db import Database
+from scheduler_local.fairness import ENGINE_LANE
 from scheduler_local.messages import COLUMNS, insert_attempts, message_from_row, save_in
 from scheduler_local.stores import add_usage
 
@@ -49,7 +50,7 @@ class DueQueue:
     def claim_due(self, now_ms: int, limit: int, excluded_apps: Collection[str] = ()) -> list[Claimed]:
         """Claim up to `limit` messages with `due_at <= now_ms`, earliest first, with their payloads."""
         skip, args = _exclusion(excluded_apps)
-        with self._db.write() as conn:
+        with self._db.write(ENGINE_LANE) as conn:
             rows = conn.execute(
                 f"UPDATE messages SET status = 'delivering', gen = gen + 1, lease_owner = ?"
                 f" WHERE rowid IN (SELECT rowid FROM messages WHERE status = 'scheduled' AND due_at <= ?{skip}"
@@ -72,7 +73,7 @@ class DueQueue:
         """Write many results in one transaction; returns the messages whose write was stale (skipped)."""
         stale: list[Message] = []
         attempts: list[Attempt] = []
-        with self._db.write() as conn:
+        with self._db.write(ENGINE_LANE) as conn:
             for item in completions:
                 try:
                     save_in(conn, item.message, expected_gen=item.expected_gen, now_ms=now_ms)
@@ -88,7 +89,7 @@ class DueQueue:
 
     def reclaim_foreign_leases(self) -> int:
         """Put back every message another run (a crashed or stopped process) held; they are due at once."""
-        with self._db.write() as conn:
+        with self._db.write(ENGINE_LANE) as conn:
             cursor = conn.execute(
                 "UPDATE messages SET status = 'scheduled', gen = gen + 1, lease_owner = NULL"
                 " WHERE status = 'delivering' AND (lease_owner IS NULL OR lease_owner != ?)",
@@ -98,7 +99,7 @@ class DueQueue:
 
     def purge_finished(self, before_ms: int, limit: int) -> int:
         """Delete up to `limit` messages finished before `before_ms`, with payloads and attempts."""
-        with self._db.write() as conn:
+        with self._db.write(ENGINE_LANE) as conn:
             rows = conn.execute(
                 "SELECT rowid, id FROM messages WHERE finished_at IS NOT NULL AND finished_at < ?"
                 " ORDER BY finished_at LIMIT ?",
@@ -113,7 +114,7 @@ class DueQueue:
 
     def purge_idempotency(self, now_ms: int, limit: int) -> int:
         """Forget up to `limit` expired idempotency keys."""
-        with self._db.write() as conn:
+        with self._db.write(ENGINE_LANE) as conn:
             cursor = conn.execute(
                 "DELETE FROM idempotency WHERE (tenant_id, key) IN"
                 " (SELECT tenant_id, key FROM idempotency WHERE expires_at <= ? LIMIT ?)",

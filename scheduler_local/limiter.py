@@ -1,13 +1,18 @@
-"""Per-tenant request rate in process: a token bucket per tenant (the daily quota is the store's)."""
+"""Per-tenant limits in process: a token bucket per tenant for the request rate, and a fair gate for
+CPU-heavy requests (the daily quota is the store's)."""
 
 from __future__ import annotations
 
 import math
 import threading
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from chalicelib.domain.errors import Throttled
 from chalicelib.settings import Settings
+from scheduler_local.fairness import FairSemaphore
+
+HEAVY_SLOTS = 1  # large requests parsed at once, of all tenants: one GIL, so more only adds contention
 
 
 @dataclass(slots=True)
@@ -19,10 +24,16 @@ class _Bucket:
 class LocalLimiter:
     """`Limiter` for one process: `rate_per_s` refills, `burst` caps the bucket."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, heavy_slots: int = HEAVY_SLOTS) -> None:
         self._settings = settings
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
+        self._heavy = FairSemaphore(heavy_slots, per_lane=1)
+
+    def heavy(self, tenant_id: str) -> AbstractContextManager[None]:
+        """One of `heavy_slots` places for a large request, at most one per tenant, given round-robin: a
+        tenant's twelve 5 MB batches are parsed one after another, not all at once beside everyone else."""
+        return self._heavy.hold(tenant_id)
 
     def check(self, tenant_id: str, plan: str, *, now_ms: int) -> None:
         """Take one request token, or raise `Throttled`."""

@@ -19,6 +19,7 @@ COLUMNS = (
     " attempts_base, not_after, first_attempt_at, delivered_at, failure_reason, idempotency_key"
 )
 _ATTEMPT_COLUMNS = "message_id, tenant_id, app_id, n, started_at, duration_ms, status_code, error, snippet"
+TRANSACTION_BYTES = 256 * 1024  # payload per create transaction: a turn of the write lock stays short
 _INSERT = f"INSERT INTO messages ({COLUMNS}) VALUES ({', '.join('?' * 16)})"
 
 
@@ -83,16 +84,26 @@ class SqliteMessageStore:
         self, items: Sequence[NewMessage], usage: UsageDelta, *, idempotency_ttl_ms: int, quota: int | None = None
     ) -> list[Inserted]:
         """Store new messages in order; an idempotency key used within the TTL returns its earlier message.
-        The quota is checked against the day's count in the same transaction that adds to it."""
+
+        Items go in transactions of about `TRANSACTION_BYTES` of payload, so a 5 MB batch holds the write
+        lock in short turns that other tenants' writes can take in between (writer fairness). The first
+        transaction checks the quota for every item and counts them all (a reservation); each later one
+        gives back what it did not store (replays). A crash between them leaves the reservation counted,
+        erring towards refusing: the quota never lets more through than the plan allows."""
+        chunks = _by_payload_bytes(items, TRANSACTION_BYTES)
         results: list[Inserted] = []
-        with self._db.write() as conn:
-            for item in items:
-                results.append(self._insert_one(conn, item, idempotency_ttl_ms))
-            created = sum(1 for result in results if result.created)
-            if created:
-                delta = UsageDelta(usage.tenant_id, usage.day, scheduled=created)
-                self._take_quota(conn, delta, quota)
+        for index, chunk in enumerate(chunks):
+            with self._db.write(usage.tenant_id) as conn:
+                stored = [self._insert_one(conn, item, idempotency_ttl_ms) for item in chunk]
+                created = sum(1 for result in stored if result.created)
+                if index == 0:
+                    reserved = created + sum(len(later) for later in chunks[1:])
+                    delta = UsageDelta(usage.tenant_id, usage.day, scheduled=reserved)
+                    self._take_quota(conn, delta, quota)
+                else:
+                    delta = UsageDelta(usage.tenant_id, usage.day, scheduled=created - len(chunk))
                 add_usage(conn, [delta])
+            results.extend(stored)
         return results
 
     def _take_quota(self, conn: sqlite3.Connection, delta: UsageDelta, quota: int | None) -> None:
@@ -190,7 +201,7 @@ class SqliteMessageStore:
         quota: int | None = None,
     ) -> None:
         """Compare-and-set on `gen`; payload, attempt and counters (quota checked) in the same transaction."""
-        with self._db.write() as conn:
+        with self._db.write(message.tenant_id) as conn:
             save_in(conn, message, expected_gen=expected_gen, now_ms=self._clock.now_ms())
             if usage is not None:
                 self._take_quota(conn, usage, quota)
@@ -208,7 +219,7 @@ class SqliteMessageStore:
         self, tenant_id: str, message_id: str, *, gen: int, now_ms: int, lease_until: int, owner: str
     ) -> Message | None:
         """Claim one due message at `gen` (what a backend with one timer per message does)."""
-        with self._db.write() as conn:
+        with self._db.write(tenant_id) as conn:
             row = conn.execute(
                 f"UPDATE messages SET status = 'delivering', gen = gen + 1, lease_owner = ?"
                 f" WHERE id = ? AND tenant_id = ? AND status = 'scheduled' AND gen = ? AND due_at <= ?"
@@ -251,13 +262,27 @@ class SqliteMessageStore:
 
     def cancel_scheduled_of_app(self, tenant_id: str, app_id: str, *, limit: int) -> int:
         """Cancel a chunk of an app's scheduled messages in one statement."""
-        with self._db.write() as conn:
+        with self._db.write(tenant_id) as conn:
             return conn.execute(
                 "UPDATE messages SET status = 'cancelled', failure_reason = 'app_deleted', gen = gen + 1,"
                 " finished_at = ? WHERE rowid IN (SELECT rowid FROM messages"
                 " WHERE tenant_id = ? AND app_id = ? AND status = 'scheduled' LIMIT ?)",
                 (self._clock.now_ms(), tenant_id, app_id, limit),
             ).rowcount
+
+
+def _by_payload_bytes(items: Sequence[NewMessage], limit: int) -> list[Sequence[NewMessage]]:
+    """Consecutive runs of `items` of at most `limit` payload characters each (at least one item a run)."""
+    runs: list[Sequence[NewMessage]] = []
+    start, size = 0, 0
+    for index, item in enumerate(items):
+        if index > start and size + len(item.payload_json) > limit:
+            runs.append(items[start:index])
+            start, size = index, 0
+        size += len(item.payload_json)
+    if start < len(items):
+        runs.append(items[start:])
+    return runs
 
 
 def save_in(conn: sqlite3.Connection, message: Message, *, expected_gen: int, now_ms: int) -> None:

@@ -8,6 +8,7 @@ so a service test against them means what it says. All state is plain dicts behi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import threading
@@ -382,6 +383,7 @@ class FakeLimiter:
     """A `Limiter` that lets everything through until told to throttle; records every check."""
 
     calls: list[tuple[str, str]] = field(default_factory=list)
+    heavy_calls: list[str] = field(default_factory=list)
     throttle_after_s: int | None = None
     quota_exceeded: bool = False
 
@@ -392,6 +394,11 @@ class FakeLimiter:
             raise QuotaExceeded("daily message quota used up", retry_after_s=3600)
         if self.throttle_after_s is not None:
             raise Throttled("too many requests", retry_after_s=self.throttle_after_s)
+
+    def heavy(self, tenant_id: str) -> contextlib.AbstractContextManager[None]:
+        """Record the heavy request; nothing to wait for."""
+        self.heavy_calls.append(tenant_id)
+        return contextlib.nullcontext()
 
     def throttle(self, retry_after_s: int = 2, *, quota: bool = False) -> None:
         """Refuse every request from now on (rate, or quota when `quota`)."""

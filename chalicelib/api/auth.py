@@ -21,9 +21,11 @@ to `api.middleware`, the one place that maps errors to HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hmac
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +39,8 @@ from chalicelib.domain.errors import NotFound, Unauthenticated
 from chalicelib.domain.model import Principal, Scope
 from chalicelib.services import accounts
 from chalicelib.services.context import Context
+
+HEAVY_BODY_BYTES = 256 * 1024  # a body this large takes a fair place before it is parsed
 
 View = Callable[..., Any]
 
@@ -85,6 +89,13 @@ def authorize(ctx: Context, request: Request, scope: Scope) -> Principal:
     return principal
 
 
+def _work_slot(ctx: Context, principal: Principal, request: Request) -> AbstractContextManager[None]:
+    """A large body is CPU-heavy work: it waits for one of the tenant's fair places (see `Limiter.heavy`)."""
+    if len(request.raw_body or b"") < HEAVY_BODY_BYTES:
+        return contextlib.nullcontext()
+    return ctx.limiter.heavy(principal.tenant_id)
+
+
 def check_operator(ctx: Context, request: Request) -> None:
     """Pass only with the operator key; 404 where none is configured, 401 for a wrong one. On AWS the
     authorizer compares the key's hash: a caller it did not mark as the operator gets 404."""
@@ -116,7 +127,8 @@ class Guard:
                     ctx = get_context()
                     request = self._bp.current_request
                     principal = authorize(ctx, request, scope)
-                    return view(Call(ctx, principal, request), **path)
+                    with _work_slot(ctx, principal, request):
+                        return view(Call(ctx, principal, request), **path)
                 except Exception as exc:
                     raise Escalated(exc) from exc
 

@@ -6,9 +6,15 @@ a limiter's either: the message store counts it atomically with each write that 
 
 from __future__ import annotations
 
+import contextlib
+
 
 class GatewayRateLimits:
     """Rates are enforced in front of the function; every check passes."""
 
     def check(self, tenant_id: str, plan: str, *, now_ms: int) -> None:
         """Nothing to take: API Gateway throttled the request before it got here."""
+
+    def heavy(self, tenant_id: str) -> contextlib.AbstractContextManager[None]:
+        """Nothing to share: each Lambda invocation has its own CPU."""
+        return contextlib.nullcontext()
