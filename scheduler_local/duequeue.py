@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chalicelib.domain.errors import ConcurrentUpdate
 from chalicelib.domain.model import Attempt, Message, UsageDelta
+from chalicelib.services.fairness import Admission
 from scheduler_local.db import Database
 from scheduler_local.fairness import ENGINE_LANE
 from scheduler_local.messages import COLUMNS, insert_attempts, message_from_row, save_in
@@ -32,24 +33,25 @@ class Completion:
 
 
 class DueQueue:
-    """Due-time queries over the `messages_due` partial index; leases are tagged with the run id."""
+    """Due-time queries over the `messages_due_by_owner` partial index; leases are tagged with the run id."""
 
     def __init__(self, db: Database, run_id: str) -> None:
         self._db = db
         self.run_id = run_id
 
-    def next_due(self, excluded_apps: Collection[str] = ()) -> int | None:
-        """The earliest `due_at` of a scheduled message (of an app not excluded)."""
-        skip, args = _exclusion(excluded_apps)
+    def next_due(self, admission: Admission | None = None) -> int | None:
+        """The earliest `due_at` of a scheduled message (of a tenant and app the admission does not exclude)."""
+        skip, args = _exclusion(admission)
         with self._db.read() as conn:
             row = conn.execute(
                 f"SELECT due_at FROM messages WHERE status = 'scheduled'{skip} ORDER BY due_at LIMIT 1", args
             ).fetchone()
         return None if row is None else int(row[0])
 
-    def claim_due(self, now_ms: int, limit: int, excluded_apps: Collection[str] = ()) -> list[Claimed]:
-        """Claim up to `limit` messages with `due_at <= now_ms`, earliest first, with their payloads."""
-        skip, args = _exclusion(excluded_apps)
+    def claim_due(self, now_ms: int, limit: int, admission: Admission | None = None) -> list[Claimed]:
+        """Claim up to `limit` messages with `due_at <= now_ms`, earliest first, with their payloads, of the
+        tenants and apps the admission does not exclude (the covering index skips excluded rows cheaply)."""
+        skip, args = _exclusion(admission)
         with self._db.write(ENGINE_LANE) as conn:
             rows = conn.execute(
                 f"UPDATE messages SET status = 'delivering', gen = gen + 1, lease_owner = ?"
@@ -123,7 +125,12 @@ class DueQueue:
             return cursor.rowcount
 
 
-def _exclusion(apps: Collection[str]) -> tuple[str, tuple[str, ...]]:
-    if not apps:
+def _exclusion(admission: Admission | None) -> tuple[str, tuple[str, ...]]:
+    if admission is None:
         return "", ()
-    return f" AND app_id NOT IN ({','.join('?' * len(apps))})", tuple(apps)
+    sql, args = "", list[str]()
+    for column, values in (("tenant_id", admission.excluded_tenants), ("app_id", admission.excluded_apps)):
+        if values:
+            sql += f" AND {column} NOT IN ({','.join('?' * len(values))})"
+            args.extend(values)
+    return sql, tuple(args)

@@ -3,8 +3,9 @@
 - The dispatcher sleeps until the next due time (a `Condition` wait, woken early by `wake()` when a
   sooner message is armed), claims due rows in a transaction, and hands them to the loop. No
   per-message thread or timer object exists, and nothing polls while nothing is due.
-- The loop runs each attempt as a task, at most `per_app` at once per app; the dispatcher stops
-  claiming for an app that has that many in hand, so one slow endpoint cannot take the pool.
+- The loop runs each attempt as a task. What may be claimed is the `FairShareLimiter`'s call: a cap
+  per tenant and per app whose shares shrink as more tenants and apps are busy, always with room for
+  one more, so neither a slow endpoint nor a tenant with many of them can take the pool.
 - The writer commits results in batches (one transaction for many attempts) and re-wakes the
   dispatcher for retries due sooner than its sleep.
 Claims carry this run's id: on start every lease of an earlier run goes back to `scheduled`.
@@ -26,6 +27,7 @@ from chalicelib.domain.model import App, FailureReason, Message, Status
 from chalicelib.domain.retry import usage_of_transition
 from chalicelib.ports import Clock
 from chalicelib.services.delivery import Skip, log_result, outcome_transition, plan_attempt
+from chalicelib.services.fairness import Admission, FairShareLimiter
 from scheduler_local.duequeue import Claimed, Completion, DueQueue
 from scheduler_local.stats import DeliveryStats
 from scheduler_local.stores import SqliteAppStore
@@ -50,7 +52,7 @@ class Engine:
         make_sender: Callable[[], HttpSender],
         clock: Clock,
         *,
-        capacity: int,
+        limiter: FairShareLimiter,
         per_app: int,
         retention_ms: int,
         jitter: Callable[[], float],
@@ -59,12 +61,11 @@ class Engine:
         self._apps = apps
         self._make_sender = make_sender
         self._clock = clock
-        self._capacity = capacity
+        self._limiter = limiter
         self._per_app = per_app
         self._retention_ms = retention_ms
         self._jitter = jitter
         self._cv = threading.Condition()
-        self._in_hand: collections.Counter[str] = collections.Counter()  # claimed, not yet written, per app
         self._sleep_until: int | None = None  # None while the dispatcher is awake
         self._woken = False
         self._stopping = False
@@ -125,26 +126,24 @@ class Engine:
                     return
                 self._sleep_until = None
                 self._woken = False
-                room = self._capacity - sum(self._in_hand.values())
-                full = [app for app, n in self._in_hand.items() if n >= self._per_app]
+            admission = self._limiter.admission(CLAIM_BATCH)
             now = self._clock.now_ms()
             try:
                 self._housekeep(now)
-                if room > 0 and self._claim(now, min(room, CLAIM_BATCH), full):
+                if admission.limit > 0 and self._claim(now, admission):
                     continue
-                next_due = self._due.next_due(full) if room > 0 else None
+                next_due = self._due.next_due(admission) if admission.limit > 0 else None
             except Exception:  # storage trouble: log, back off briefly, try again
                 log.exception("dispatcher step failed")
                 next_due = now + 1000
             self._sleep(next_due)
 
-    def _claim(self, now: int, limit: int, full: list[str]) -> bool:
-        jobs = self._due.claim_due(now, limit, full)
+    def _claim(self, now: int, admission: Admission) -> bool:
+        jobs = self._due.claim_due(now, admission.limit, admission)
         if not jobs:
             return False
         apps = self._apps.get_apps({job.message.app_id for job in jobs})
-        with self._cv:
-            self._in_hand.update(job.message.app_id for job in jobs)
+        self._limiter.acquire(job.message for job in jobs)
         self._loop.call_soon_threadsafe(self._launch, jobs, apps)
         return True
 
@@ -261,14 +260,10 @@ class Engine:
                 log_result(completion.message, completion.attempt)
         self.stats.record(batch)
         retry_due = [c.message.due_at for c in batch if c.message.status is Status.SCHEDULED]
-        with self._cv:
-            full_before = {app for app, n in self._in_hand.items() if n >= self._per_app}
-            pool_was_full = sum(self._in_hand.values()) >= self._capacity
-            self._in_hand.subtract(c.message.app_id for c in batch)
-            self._in_hand += collections.Counter()  # drop zero counts
-            # Wake the dispatcher only if it can now claim what it could not: re-querying after every
-            # write while the only busy app is still at its cap scans its due rows for nothing.
-            if pool_was_full or any(self._in_hand[app] < self._per_app for app in full_before):
+        # Wake the dispatcher only if it may now claim what it could not: re-querying after every
+        # write while the only busy app is still at its cap scans its due rows for nothing.
+        if self._limiter.release([c.message for c in batch]):
+            with self._cv:
                 self._woken = True
                 self._cv.notify()
         if retry_due:

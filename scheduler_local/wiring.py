@@ -22,6 +22,7 @@ from chalicelib.domain import ids
 from chalicelib.ports import Clock
 from chalicelib.services.accounts import Bootstrap, bootstrap_key, ensure_default_tenant
 from chalicelib.services.context import Context
+from chalicelib.services.fairness import FairShareLimiter
 from chalicelib.settings import Settings
 from scheduler_local.db import Database
 from scheduler_local.duequeue import DueQueue
@@ -109,7 +110,11 @@ def build_local_runtime(settings: Settings, *, clock: Clock | None = None) -> Lo
             now_ms=clock.now_ms,
         ),
         clock,
-        capacity=settings.delivery_concurrency,
+        limiter=FairShareLimiter(
+            settings.delivery_concurrency,
+            per_tenant=settings.per_tenant_concurrency,
+            per_app=settings.per_app_concurrency,
+        ),
         per_app=settings.per_app_concurrency,
         retention_ms=settings.retention_days * 86_400_000,
         jitter=random.random,
