@@ -39,7 +39,7 @@ class Settings:
     default_plan: str = "free"
     delivery_concurrency: int = 512
     per_app_concurrency: int = 64
-    per_tenant_concurrency: int = 128
+    per_tenant_concurrency: int = 32
     idempotency_ttl_ms: int = 86_400_000
     max_body_bytes: int = 6 * 1024 * 1024
 
@@ -78,7 +78,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         default_plan=env.get("SCHEDULER_DEFAULT_PLAN", "free"),
         delivery_concurrency=_int(env, "SCHEDULER_DELIVERY_CONCURRENCY", 512, minimum=1),
         per_app_concurrency=_int(env, "SCHEDULER_PER_APP_CONCURRENCY", 64, minimum=1),
-        per_tenant_concurrency=_int(env, "SCHEDULER_PER_TENANT_CONCURRENCY", 128, minimum=1),
+        per_tenant_concurrency=_int(env, "SCHEDULER_PER_TENANT_CONCURRENCY", 32, minimum=1),
     )
 
 

@@ -58,7 +58,12 @@ def neighbour_run(data_dir: Path, *, quiet: int, noisy: int, window_s: float) ->
     """Measure the quiet tenant's lateness alone, then beside a noisy tenant whose endpoint hangs."""
     started = time.monotonic()
     report = NeighbourReport(quiet_messages=quiet, noisy_messages=noisy, window_s=window_s)
-    env = {"SCHEDULER_DELIVERY_TIMEOUT_S": str(ATTEMPT_DEADLINE_S), "SCHEDULER_PER_APP_CONCURRENCY": str(PER_APP_CAP)}
+    env = {
+        "SCHEDULER_DELIVERY_TIMEOUT_S": str(ATTEMPT_DEADLINE_S),
+        "SCHEDULER_PER_APP_CONCURRENCY": str(PER_APP_CAP),
+        # one noisy app: the tenant's cap must let it reach the app cap (an app's share is half the tenant's)
+        "SCHEDULER_PER_TENANT_CONCURRENCY": str(2 * PER_APP_CAP),
+    }
     with SwitchReceiver() as receiver, ReceiverProcess() as hanging:
         cluster = Cluster(data_dir, **env).start()
         try:
