@@ -219,7 +219,7 @@ data "aws_iam_policy_document" "deliver" {
 
   statement {
     sid       = "Meter"
-    actions   = ["dynamodb:UpdateItem"]
+    actions   = ["dynamodb:UpdateItem", "dynamodb:Query"] # counters, and the tenant's delivery slots (slots.py)
     resources = [aws_dynamodb_table.usage.arn]
   }
 

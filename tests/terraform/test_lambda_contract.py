@@ -38,7 +38,6 @@ UNSET_ON_AWS = {
     "SCHEDULER_OPERATOR_KEY": "local operator key; on AWS only its hash is deployed (SCHEDULER_OPERATOR_KEY_HASH)",
     "SCHEDULER_DELIVERY_CONCURRENCY": "local delivery pool; on AWS the event source mapping's maximum concurrency",
     "SCHEDULER_PER_APP_CONCURRENCY": "local delivery pool",
-    "SCHEDULER_PER_TENANT_CONCURRENCY": "local delivery pool (fair share across tenants)",
     "SCHEDULER_ALLOW_PRIVATE_TARGETS": "defaults to false when SCHEDULER_BACKEND=aws: the SSRF guard is on",
     "SCHEDULER_ARM_HORIZON_S": "optional: unset arms every message when it is stored",
 }

@@ -3,7 +3,8 @@ delivered with the shared delivery code, recorded, metered and, on failure, re-a
 
 Per record on the happy path: one conditional `UpdateItem` (claim), one `BatchGetItem` (app and
 payload), at most one KMS `Decrypt` (none once the app's data key is cached), one
-`TransactWriteItems` (message, attempt, counters). A Scheduler event costs one `SendMessage`.
+`TransactWriteItems` (message, attempt, counters), and the tenant's slot (`slots`: one `Query`, two
+`UpdateItem`s). A Scheduler event costs one `SendMessage`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from chalicelib.adapters.aws import codec, timing
 from chalicelib.adapters.aws.dynamo import from_item, map_exceptions, to_item
 from chalicelib.adapters.aws.messages import DynamoMessageStore
+from chalicelib.adapters.aws.slots import TenantSlots
 from chalicelib.adapters.aws.stores import DynamoAppStore
 from chalicelib.adapters.aws.timer import AwsTimer
 from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
@@ -27,6 +29,7 @@ from chalicelib.services.delivery import Skip, plan_attempt, record_outcome, rec
 log = logging.getLogger(__name__)
 
 Metric = Callable[[str, float], None]
+AT_CAP_DELAY_S = 2  # a message of a tenant at its cap is re-queued 2-4 s later
 
 
 class PoisonRecord(ValueError):
@@ -73,6 +76,7 @@ class DeliveryWorker:
     lease_ms: int
     owner: str
     metric: Metric
+    slots: TenantSlots | None = None  # the per-tenant cap on attempts in flight (None: no cap)
 
     def on_schedule(self, data: Any) -> str:
         """A Scheduler event (fired 31-150 s early by design): re-queue with the whole seconds left."""
@@ -96,6 +100,22 @@ class DeliveryWorker:
         if wait:
             self.sleep(wait / 1000)
         now = self.clock.now_ms()
+        slot, holder = None, ""
+        if self.slots is not None:
+            holder = f"{self.owner}:{event.message_id}"
+            slot = self.slots.take(event.tenant_id, holder, now_ms=now, lease_until=now + self.lease_ms)
+            if slot is None:  # the tenant has its cap in flight: free this invocation, try again shortly
+                delay = AT_CAP_DELAY_S + round(self.jitter() * AT_CAP_DELAY_S)
+                self.timer.release_event(event.tenant_id, event.message_id, event.gen, due, delay)
+                self.metric("DeliveryDeferredAtTenantCap", 1)
+                return "deferred"
+        try:
+            return self._claim_and_deliver(event, now)
+        finally:
+            if slot is not None and self.slots is not None:
+                self.slots.give_back(event.tenant_id, slot, holder)
+
+    def _claim_and_deliver(self, event: TimerEvent, now: int) -> str:
         claimed, old = self.messages.claim_explained(
             event.tenant_id,
             event.message_id,

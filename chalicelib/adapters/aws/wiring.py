@@ -25,6 +25,7 @@ from chalicelib.adapters.aws.limiter import GatewayRateLimits
 from chalicelib.adapters.aws.messages import DynamoMessageStore
 from chalicelib.adapters.aws.provisioning import Provisioner, ProvisioningTenantStore
 from chalicelib.adapters.aws.sealing import Sealer
+from chalicelib.adapters.aws.slots import TenantSlots
 from chalicelib.adapters.aws.stores import DynamoAppStore, DynamoKeyStore, DynamoTenantStore, DynamoUsageStore
 from chalicelib.adapters.aws.timer import AwsTimer
 from chalicelib.clock import SystemClock
@@ -183,6 +184,9 @@ class AwsRuntime:
             lease_ms=self.config.lease_s * 1000,
             owner=f"lambda-{uuid.uuid4().hex[:12]}",
             metric=self.metric,
+            slots=TenantSlots(
+                self.clients.get("dynamodb"), self.config.table(tables.USAGE), self.settings.per_tenant_concurrency
+            ),
         )
 
     def _send_once(self, request: DeliveryRequest) -> AttemptOutcome:
