@@ -65,7 +65,7 @@ def fail_for_good(ctx: Context, who: Principal, message_id: str, now: int) -> No
 
 
 def scheduled_today(ctx: Context, who: Principal) -> int:
-    return sum(day.scheduled for day in usage.usage(ctx, who, first=None, last=None))
+    return sum(day.scheduled for day in usage.usage(ctx, who, first=None, last=None).days)
 
 
 def test_create_batch_and_redrive_count_alike_and_stop_at_the_quota(ctx: Context, clock) -> None:

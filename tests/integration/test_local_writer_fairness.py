@@ -60,10 +60,10 @@ def test_the_reservation_of_a_chunked_batch_is_exact_after_replays(ctx: Context)
     keyed = [dict(body, idempotencyKey=f"k{n % 5}") for n in range(10)]  # the last five replay the first five
     outcomes = messages.schedule(ctx, who, keyed)
     assert [o.created for o in outcomes if isinstance(o, messages.Inserted)] == [True] * 5 + [False] * 5
-    assert sum(day.scheduled for day in usage.usage(ctx, who, first=None, last=None)) == 5
+    assert sum(day.scheduled for day in usage.usage(ctx, who, first=None, last=None).days) == 5
     with pytest.raises(QuotaExceeded):  # 5 + 8 > 12: refused whole, nothing stored
         messages.schedule(ctx, who, [dict(body) for _ in range(8)])
-    assert sum(day.scheduled for day in usage.usage(ctx, who, first=None, last=None)) == 5
+    assert sum(day.scheduled for day in usage.usage(ctx, who, first=None, last=None).days) == 5
     assert len(messages.list_messages(ctx, who, messages.MessageQuery(), cursor=None, limit=50).items) == 5
     messages.schedule(ctx, who, [dict(body) for _ in range(7)])
-    assert sum(day.scheduled for day in usage.usage(ctx, who, first=None, last=None)) == 12
+    assert sum(day.scheduled for day in usage.usage(ctx, who, first=None, last=None).days) == 12
