@@ -61,14 +61,21 @@ def schedule(
         except SchedulerError as exc:
             prepared.append(exc)
     fresh = [item for item in prepared if isinstance(item, NewMessage)]
-    ctx.limiter.check(principal.tenant_id, principal.plan, messages=len(fresh), now_ms=now)
     if not fresh:
         return [item for item in prepared if isinstance(item, SchedulerError)]
     usage = UsageDelta(principal.tenant_id, day_of(now), scheduled=len(fresh))
-    stored = iter(ctx.messages.insert_messages(fresh, usage, idempotency_ttl_ms=ctx.settings.idempotency_ttl_ms))
+    stored = iter(
+        ctx.messages.insert_messages(
+            fresh, usage, idempotency_ttl_ms=ctx.settings.idempotency_ttl_ms, quota=_daily_quota(ctx, principal)
+        )
+    )
     results = [item if isinstance(item, SchedulerError) else _replay_check(item, next(stored)) for item in prepared]
     ctx.timer.arm([r.message for r in results if isinstance(r, Inserted) and r.created])
     return results
+
+
+def _daily_quota(ctx: Context, principal: Principal) -> int | None:
+    return ctx.settings.plan(principal.plan).daily_quota
 
 
 def _prepare(
@@ -192,7 +199,8 @@ def cancel(ctx: Context, principal: Principal, message_id: str) -> Message:
 
 
 def redrive(ctx: Context, principal: Principal, message_id: str, raw: Mapping[str, Any] | None) -> Message:
-    """`failed | cancelled → scheduled`, now or at the body's `sendAt`, with a fresh attempt budget."""
+    """`failed | cancelled → scheduled`, now or at the body's `sendAt`, with a fresh attempt budget.
+    It schedules a delivery, so it counts against the daily quota exactly like a create."""
     body = validate(Redrive, {} if raw is None else raw)
     message = get(ctx, principal, message_id)
     if ctx.apps.get_app(principal.tenant_id, message.app_id) is None:
@@ -201,7 +209,8 @@ def redrive(ctx: Context, principal: Principal, message_id: str, raw: Mapping[st
     explicit = body.sendAt is not None or body.delaySeconds is not None
     send_at = _due(ctx, body.sendAt, body.delaySeconds, now=now) if explicit else now
     redriven = redrive_transition(message, send_at=send_at)
-    ctx.messages.save(redriven, expected_gen=message.gen)
+    usage = UsageDelta(principal.tenant_id, day_of(now), scheduled=1)
+    ctx.messages.save(redriven, expected_gen=message.gen, usage=usage, quota=_daily_quota(ctx, principal))
     ctx.timer.arm([redriven])
     return redriven
 
