@@ -4,6 +4,11 @@ Rules every adapter keeps (the conformance suite in tests/contract checks them):
 - Reads of another tenant's resource behave exactly like a missing one (None / empty).
 - `MessageStore.save` writes only if the stored `gen` equals `expected_gen`, else raises
   `ConcurrentUpdate`; a `usage` delta given with a write is applied in the same atomic step.
+- A `quota` given with a write that schedules deliveries (`insert_messages`, or `save` with
+  `usage.scheduled`) is checked against the tenant-day's `scheduled` count in the same atomic step
+  that adds to it: over it, `QuotaExceeded` and nothing is written. Every path that causes a delivery
+  (create, batch, redrive) goes through it, so none gets around the quota and racers cannot both
+  take its last unit.
 - Lists are ordered as documented and cursors are opaque strings the same adapter made.
 - `DeliveryQueue.claim*` move a message `scheduled -> delivering` at the next `gen` with a lease;
   `complete` writes a result only if the message is still at the claimed `gen` (else it is stale:
@@ -14,6 +19,7 @@ Rules every adapter keeps (the conformance suite in tests/contract checks them):
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -71,6 +77,10 @@ class AppStore(Protocol):
         """Create or replace an app."""
         ...
 
+    def create_app(self, app: App, *, max_apps: int | None) -> bool:
+        """Store a new app unless its tenant has `max_apps` apps already (then False, nothing stored)."""
+        ...
+
     def get_app(self, tenant_id: str, app_id: str) -> App | None:
         """One app of a tenant."""
         ...
@@ -116,11 +126,11 @@ class MessageStore(Protocol):
     """Messages, their payloads and attempts."""
 
     def insert_messages(
-        self, items: Sequence[NewMessage], usage: UsageDelta, *, idempotency_ttl_ms: int
+        self, items: Sequence[NewMessage], usage: UsageDelta, *, idempotency_ttl_ms: int, quota: int | None = None
     ) -> list[Inserted]:
         """Store new messages in order. An item whose idempotency key the tenant used within the TTL
         is not stored; its earlier message comes back with `created=False`. `usage.scheduled` is
-        counted for stored items only."""
+        counted for stored items only, against `quota` (see the module docstring)."""
         ...
 
     def get_message(self, tenant_id: str, message_id: str) -> Message | None:
@@ -143,9 +153,11 @@ class MessageStore(Protocol):
         payload_json: str | None = None,
         attempt: Attempt | None = None,
         usage: UsageDelta | None = None,
+        quota: int | None = None,
     ) -> None:
         """Write a message's new state (and optionally its new payload, one attempt and counters)
-        if the stored generation is still `expected_gen`; otherwise `ConcurrentUpdate`."""
+        if the stored generation is still `expected_gen`; otherwise `ConcurrentUpdate`. With `quota`,
+        `usage.scheduled` must fit the tenant-day's quota (see the module docstring)."""
         ...
 
     def list_attempts(self, tenant_id: str, message_id: str) -> list[Attempt]:
@@ -191,10 +203,15 @@ class Timer(Protocol):
 
 
 class Limiter(Protocol):
-    """Per-tenant request rate and daily message quota."""
+    """Per-tenant request rate and share of the CPU (the daily quota is counted by the message store)."""
 
-    def check(self, tenant_id: str, plan: str, *, messages: int, now_ms: int) -> None:
-        """Take one request (and `messages` from today's quota), or raise `Throttled`/`QuotaExceeded`."""
+    def check(self, tenant_id: str, plan: str, *, now_ms: int) -> None:
+        """Take one request from the tenant's rate limit, or raise `Throttled`."""
+        ...
+
+    def heavy(self, tenant_id: str) -> AbstractContextManager[None]:
+        """Hold a place for CPU-heavy work (a large body to parse, validate and store): where requests
+        share one process, such work waits its turn, round-robin by tenant, instead of taking every core."""
         ...
 
 

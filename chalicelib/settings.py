@@ -12,9 +12,9 @@ from pathlib import Path
 from chalicelib.domain.model import Plan
 
 DEFAULT_PLANS: dict[str, Plan] = {
-    "free": Plan("free", rate_per_s=10, burst=20, daily_quota=1_000),
-    "pro": Plan("pro", rate_per_s=100, burst=200, daily_quota=1_000_000),
-    "unlimited": Plan("unlimited", rate_per_s=None, burst=None, daily_quota=None),
+    "free": Plan("free", 10, 20, 1_000, max_apps=10, max_headers=10, max_header_bytes=4_096),
+    "pro": Plan("pro", 100, 200, 1_000_000, max_apps=1_000, max_headers=20, max_header_bytes=16_384),
+    "unlimited": Plan("unlimited", None, None, None),
 }
 
 
@@ -39,6 +39,7 @@ class Settings:
     default_plan: str = "free"
     delivery_concurrency: int = 512
     per_app_concurrency: int = 64
+    per_tenant_concurrency: int = 32
     idempotency_ttl_ms: int = 86_400_000
     max_body_bytes: int = 6 * 1024 * 1024
 
@@ -77,6 +78,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         default_plan=env.get("SCHEDULER_DEFAULT_PLAN", "free"),
         delivery_concurrency=_int(env, "SCHEDULER_DELIVERY_CONCURRENCY", 512, minimum=1),
         per_app_concurrency=_int(env, "SCHEDULER_PER_APP_CONCURRENCY", 64, minimum=1),
+        per_tenant_concurrency=_int(env, "SCHEDULER_PER_TENANT_CONCURRENCY", 32, minimum=1),
     )
 
 
@@ -114,7 +116,8 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def _plans(raw: str | None) -> dict[str, Plan]:
-    """`SCHEDULER_PLANS`: JSON `{name: {rate, burst, dailyQuota}}` or `@path` of such a file, over the defaults."""
+    """`SCHEDULER_PLANS`: JSON `{name: {rate, burst, dailyQuota, maxApps, maxHeaders, maxHeaderBytes}}` or
+    `@path` of such a file, over the defaults."""
     plans = dict(DEFAULT_PLANS)
     if not raw:
         return plans
@@ -122,7 +125,15 @@ def _plans(raw: str | None) -> dict[str, Plan]:
         text = Path(raw[1:]).read_text() if raw.startswith("@") else raw
         spec = json.loads(text)
         for name, limits in spec.items():
-            plans[name] = Plan(name, limits.get("rate"), limits.get("burst"), limits.get("dailyQuota"))
+            plans[name] = Plan(
+                name,
+                limits.get("rate"),
+                limits.get("burst"),
+                limits.get("dailyQuota"),
+                max_apps=limits.get("maxApps"),
+                max_headers=limits.get("maxHeaders"),
+                max_header_bytes=limits.get("maxHeaderBytes"),
+            )
     except (OSError, ValueError, AttributeError, TypeError) as exc:
         raise ConfigError(f"SCHEDULER_PLANS is not valid: {exc}") from exc
     return plans

@@ -2,7 +2,10 @@
 
 Writes take a process-wide lock and then `BEGIN IMMEDIATE`: SQLite never sees two writers of this
 process at once, so no read-then-write meets `SQLITE_BUSY_SNAPSHOT` and nobody waits in SQLite's
-sleeping busy handler. Reads run concurrently on each thread's own connection (WAL).
+sleeping busy handler. The lock is fair by lane (`fairness.FairSemaphore`): each write names its
+tenant (the engine has a lane of its own), and waiting writers are served round-robin by lane, so a
+tenant's queue of big transactions cannot keep another tenant's write waiting behind all of it.
+Reads run concurrently on each thread's own connection (WAL).
 """
 
 from __future__ import annotations
@@ -14,8 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from chalicelib.domain.errors import StorageUnavailable
+from scheduler_local.fairness import SYSTEM_LANE, FairSemaphore
 
-SCHEMA_VERSION = 2  # 2: messages.lease_until, apps.retry_policy
+# 2: messages.lease_until, apps.retry_policy; 3: attempts carry a per-tenant sequence (`tenant_seq`, the
+# feed's cursor) and the due index also covers tenant and app. Each step is detected by what the file lacks,
+# so a file of schema 1 or 2 is brought to 3 when opened.
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tenants (
@@ -36,7 +43,7 @@ CREATE TABLE IF NOT EXISTS messages (
     attempts_base INTEGER NOT NULL, not_after INTEGER, first_attempt_at INTEGER,
     delivered_at INTEGER, failure_reason TEXT, idempotency_key TEXT,
     lease_owner TEXT, finished_at INTEGER, lease_until INTEGER);
-CREATE INDEX IF NOT EXISTS messages_due ON messages (due_at) WHERE status = 'scheduled';
+CREATE INDEX IF NOT EXISTS messages_due_by_owner ON messages (due_at, tenant_id, app_id) WHERE status = 'scheduled';
 CREATE INDEX IF NOT EXISTS messages_leased ON messages (lease_owner) WHERE status = 'delivering';
 CREATE INDEX IF NOT EXISTS messages_finished ON messages (finished_at) WHERE finished_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_by_send ON messages (tenant_id, send_at, id);
@@ -51,10 +58,11 @@ CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency (expires_at);
 CREATE TABLE IF NOT EXISTS attempts (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, app_id TEXT NOT NULL,
     message_id TEXT NOT NULL, n INTEGER NOT NULL, started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL,
-    status_code INTEGER, error TEXT, snippet TEXT NOT NULL);
+    status_code INTEGER, error TEXT, snippet TEXT NOT NULL, tenant_seq INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS attempts_by_message ON attempts (message_id, n);
-CREATE INDEX IF NOT EXISTS attempts_by_tenant ON attempts (tenant_id, seq);
-CREATE INDEX IF NOT EXISTS attempts_by_app ON attempts (tenant_id, app_id, seq);
+CREATE INDEX IF NOT EXISTS attempts_feed ON attempts (tenant_id, tenant_seq);
+CREATE INDEX IF NOT EXISTS attempts_feed_by_app ON attempts (tenant_id, app_id, tenant_seq);
+CREATE TABLE IF NOT EXISTS attempt_counters (tenant_id TEXT PRIMARY KEY, last INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS usage (
     tenant_id TEXT NOT NULL, day TEXT NOT NULL, scheduled INTEGER NOT NULL DEFAULT 0,
     delivered INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
@@ -69,22 +77,28 @@ class Database:
         self.path = path
         self._synchronous = synchronous
         self._local = threading.local()
-        self._write_lock = threading.Lock()
+        self._write_lock = FairSemaphore(1)
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
 
     def migrate(self) -> None:
-        """Create or upgrade the schema; refuses a file written by a newer version."""
-        with self._write_lock, _storage_errors():
-            self.connection().executescript(SCHEMA)
+        """Create or upgrade the schema (from 1 or 2 to 3); refuses a file written by a newer version."""
         with self.write() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            found = int(row[0]) if row else 0
-            if found > SCHEMA_VERSION:
-                raise RuntimeError(f"{self.path} has schema {found}; this version reads up to {SCHEMA_VERSION}")
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
+                row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                found = int(row[0]) if row else 0
+                if found > SCHEMA_VERSION:
+                    raise RuntimeError(f"{self.path} has schema {found}; this version reads up to {SCHEMA_VERSION}")
             for table, column in (("messages", "lease_until INTEGER"), ("apps", "retry_policy TEXT")):
-                if column.split()[0] not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                if columns and column.split()[0] not in columns:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")  # schema 1 -> 2
+            _number_attempts_per_tenant(conn)  # schema 2 -> 3
+        with self._write_lock.hold(SYSTEM_LANE), _storage_errors():
+            self.connection().executescript(SCHEMA)
+            # the older due index, replaced by one that also covers tenant and app (fair claims skip by them)
+            self.connection().execute("DROP INDEX IF EXISTS messages_due")
+        with self.write() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -114,10 +128,11 @@ class Database:
             yield self.connection()
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (`BEGIN IMMEDIATE` … `COMMIT`), rolled back on any error."""
+    def write(self, lane: str = SYSTEM_LANE) -> Iterator[sqlite3.Connection]:
+        """One write transaction (`BEGIN IMMEDIATE` … `COMMIT`) in `lane`'s turn (a tenant id, or the
+        engine's), rolled back on any error."""
         conn = self.connection()
-        with self._write_lock, _storage_errors():
+        with self._write_lock.hold(lane), _storage_errors():
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -135,6 +150,28 @@ class Database:
                     conn.close()
             self._connections.clear()
         self._local = threading.local()
+
+
+def _number_attempts_per_tenant(conn: sqlite3.Connection) -> None:
+    """Schema 2 → 3 (or 1 → 3): number each tenant's attempts 1, 2, … in recording order (the feed's cursor was the
+    global sequence, which told a tenant how busy the others were)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(attempts)")}
+    if not columns or "tenant_seq" in columns:
+        return
+    conn.execute("ALTER TABLE attempts ADD COLUMN tenant_seq INTEGER NOT NULL DEFAULT 0")
+    conn.execute(
+        "UPDATE attempts SET tenant_seq = numbered.n FROM (SELECT seq, row_number() OVER"
+        " (PARTITION BY tenant_id ORDER BY seq) AS n FROM attempts) AS numbered WHERE numbered.seq = attempts.seq"
+    )
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS attempt_counters (tenant_id TEXT PRIMARY KEY, last INTEGER NOT NULL) WITHOUT ROWID"
+    )
+    conn.execute(
+        "INSERT OR REPLACE INTO attempt_counters (tenant_id, last)"
+        " SELECT tenant_id, max(tenant_seq) FROM attempts GROUP BY tenant_id"
+    )
+    conn.execute("DROP INDEX IF EXISTS attempts_by_tenant")
+    conn.execute("DROP INDEX IF EXISTS attempts_by_app")
 
 
 @contextlib.contextmanager

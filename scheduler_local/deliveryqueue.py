@@ -10,12 +10,14 @@ from chalicelib.domain.errors import ConcurrentUpdate
 from chalicelib.domain.model import Message
 from chalicelib.ports import Admission, Clock, Completion, Lease, Refused, TimerRef
 from scheduler_local.db import Database
+from scheduler_local.fairness import ENGINE_LANE
 from scheduler_local.messages import COLUMNS, insert_attempts, message_from_row, save_in
 from scheduler_local.stores import SqliteAppStore, add_usage
 
 
 class SqliteDeliveryQueue:
-    """`DeliveryQueue` over the `messages_due` partial index. Leases carry this run's id: the data
+    """`DeliveryQueue` over the `messages_due_by_owner` partial index (it covers tenant and app, so
+    excluded rows are skipped cheaply). Leases carry this run's id: the data
     directory is one process's (`fcntl` lock), so another run's lease belongs to a process that is gone
     and counts as expired."""
 
@@ -37,7 +39,7 @@ class SqliteDeliveryQueue:
     def claim_due(self, now_ms: int, admission: Admission, *, lease_until: int) -> list[Lease]:
         """Claim up to `admission.limit` due messages, earliest first, with payloads and apps, in one transaction."""
         skip, args = _exclusion(admission)
-        with self._db.write() as conn:
+        with self._db.write(ENGINE_LANE) as conn:
             rows = conn.execute(
                 f"UPDATE messages SET status = 'delivering', gen = gen + 1, lease_owner = ?, lease_until = ?"
                 f" WHERE rowid IN (SELECT rowid FROM messages WHERE status = 'scheduled' AND due_at <= ?{skip}"
@@ -55,7 +57,7 @@ class SqliteDeliveryQueue:
 
     def claim(self, ref: TimerRef, *, now_ms: int, lease_until: int) -> Lease | Refused:
         """Claim one due message at `ref.gen` (what a backend with one timer per message does)."""
-        with self._db.write() as conn:
+        with self._db.write(ENGINE_LANE) as conn:
             row = conn.execute(
                 f"UPDATE messages SET status = 'delivering', gen = gen + 1, lease_owner = ?, lease_until = ?"
                 f" WHERE id = ? AND tenant_id = ? AND status = 'scheduled' AND gen = ? AND due_at <= ?"
@@ -81,7 +83,7 @@ class SqliteDeliveryQueue:
         stale: list[Completion] = []
         written: list[Completion] = []
         now_ms = self._clock.now_ms()
-        with self._db.write() as conn:
+        with self._db.write(ENGINE_LANE) as conn:
             for item in completions:
                 try:
                     save_in(conn, item.message, expected_gen=item.expected_gen, now_ms=now_ms)
@@ -95,7 +97,7 @@ class SqliteDeliveryQueue:
 
     def take_back_expired(self, now_ms: int, *, limit: int) -> list[Message]:
         """Leases past `lease_until`, or of another run (a crashed or stopped process), back to `scheduled`."""
-        with self._db.write() as conn:
+        with self._db.write(ENGINE_LANE) as conn:
             rows = conn.execute(
                 "UPDATE messages SET status = 'scheduled', gen = gen + 1, lease_owner = NULL, lease_until = NULL"
                 " WHERE rowid IN (SELECT rowid FROM messages WHERE status = 'delivering'"
@@ -107,7 +109,7 @@ class SqliteDeliveryQueue:
 
     def purge_finished(self, before_ms: int, limit: int) -> int:
         """Delete up to `limit` messages finished before `before_ms`, with payloads and attempts."""
-        with self._db.write() as conn:
+        with self._db.write(ENGINE_LANE) as conn:
             rows = conn.execute(
                 "SELECT rowid, id FROM messages WHERE finished_at IS NOT NULL AND finished_at < ?"
                 " ORDER BY finished_at LIMIT ?",
@@ -122,7 +124,7 @@ class SqliteDeliveryQueue:
 
     def purge_idempotency(self, now_ms: int, limit: int) -> int:
         """Forget up to `limit` expired idempotency keys."""
-        with self._db.write() as conn:
+        with self._db.write(ENGINE_LANE) as conn:
             cursor = conn.execute(
                 "DELETE FROM idempotency WHERE (tenant_id, key) IN"
                 " (SELECT tenant_id, key FROM idempotency WHERE expires_at <= ? LIMIT ?)",

@@ -4,8 +4,10 @@ What to claim, send and write is the runner's (`chalicelib.services.runner`); th
 - The dispatcher sleeps until the next due time (a `Condition` wait, woken early by `wake()` when a
   sooner message is armed), has the runner claim a batch, and hands it to the loop. No per-message
   thread or timer object exists, and nothing polls while nothing is due.
-- The loop runs each attempt as a task, at most `per_app` at once per app; the runner's limiter stops
-  claiming for an app that has that many in flight, so one slow endpoint cannot take the pool.
+- The loop runs each attempt as a task. What may be claimed is the runner's limiter's call (locally the
+  `FairShareLimiter`): a cap per tenant and per app whose shares shrink as more tenants and apps are
+  busy, always with room for one more, so neither a slow endpoint nor a tenant with many of them can
+  take the pool.
 - The writer has the runner complete results in batches (one transaction for many attempts) and
   re-wakes the dispatcher for retries due sooner than its sleep, or when the limiter has room again.
 Leases carry this run's id: on start every lease of an earlier run goes back to `scheduled`.

@@ -1,15 +1,18 @@
-"""Per-tenant limits in process: a token bucket for requests and a daily message quota."""
+"""Per-tenant limits in process: a token bucket per tenant for the request rate, and a fair gate for
+CPU-heavy requests (the daily quota is the store's)."""
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from chalicelib.domain.errors import QuotaExceeded, Throttled
-from chalicelib.domain.times import MS_PER_DAY, day_of
+from chalicelib.domain.errors import Throttled
 from chalicelib.settings import Settings
+from scheduler_local.fairness import FairSemaphore
+
+HEAVY_SLOTS = 1  # large requests parsed at once, of all tenants: one GIL, so more only adds contention
 
 
 @dataclass(slots=True)
@@ -19,44 +22,30 @@ class _Bucket:
 
 
 class LocalLimiter:
-    """`Limiter` for one process. The quota starts from the day's stored `scheduled` count, so a restart
-    does not hand out a fresh quota."""
+    """`Limiter` for one process: `rate_per_s` refills, `burst` caps the bucket."""
 
-    def __init__(self, settings: Settings, scheduled_on: Callable[[str, str], int]) -> None:
+    def __init__(self, settings: Settings, *, heavy_slots: int = HEAVY_SLOTS) -> None:
         self._settings = settings
-        self._scheduled_on = scheduled_on
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
-        self._used: dict[tuple[str, str], int] = {}
+        self._heavy = FairSemaphore(heavy_slots, per_lane=1)
 
-    def check(self, tenant_id: str, plan: str, *, messages: int, now_ms: int) -> None:
-        """Take one request token and `messages` of today's quota, or raise."""
+    def heavy(self, tenant_id: str) -> AbstractContextManager[None]:
+        """One of `heavy_slots` places for a large request, at most one per tenant, given round-robin: a
+        tenant's twelve 5 MB batches are parsed one after another, not all at once beside everyone else."""
+        return self._heavy.hold(tenant_id)
+
+    def check(self, tenant_id: str, plan: str, *, now_ms: int) -> None:
+        """Take one request token, or raise `Throttled`."""
         limits = self._settings.plan(plan)
+        if limits.rate_per_s is None:
+            return
         with self._lock:
-            bucket = None
-            if limits.rate_per_s is not None:
-                bucket = self._refill(tenant_id, limits.rate_per_s, limits.burst or 1, now_ms)
-                if bucket.tokens < 1:
-                    wait_s = math.ceil((1 - bucket.tokens) / limits.rate_per_s)
-                    raise Throttled(f"rate limit of {limits.rate_per_s:g} requests/s exceeded", retry_after_s=wait_s)
-            if limits.daily_quota is not None and messages:
-                day = day_of(now_ms)
-                used = self._used.get((tenant_id, day))
-                if used is None:
-                    self._forget_days_before(day)
-                    used = self._scheduled_on(tenant_id, day)
-                if used + messages > limits.daily_quota:
-                    wait_s = math.ceil((MS_PER_DAY - now_ms % MS_PER_DAY) / 1000)
-                    raise QuotaExceeded(
-                        f"daily quota of {limits.daily_quota} messages reached ({used} used)", retry_after_s=wait_s
-                    )
-                self._used[(tenant_id, day)] = used + messages
-            if bucket is not None:
-                bucket.tokens -= 1
-
-    def _forget_days_before(self, day: str) -> None:
-        for key in [key for key in self._used if key[1] < day]:
-            del self._used[key]
+            bucket = self._refill(tenant_id, limits.rate_per_s, limits.burst or 1, now_ms)
+            if bucket.tokens < 1:
+                wait_s = math.ceil((1 - bucket.tokens) / limits.rate_per_s)
+                raise Throttled(f"rate limit of {limits.rate_per_s:g} requests/s exceeded", retry_after_s=wait_s)
+            bucket.tokens -= 1
 
     def _refill(self, tenant_id: str, rate: float, burst: int, now_ms: int) -> _Bucket:
         bucket = self._buckets.get(tenant_id)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import sqlite3
 from collections.abc import Sequence
 
 from chalicelib.adapters.cursor import decode_cursor, encode_cursor
 from chalicelib.domain.errors import ConcurrentUpdate
+from chalicelib.domain.limits import quota_exceeded
 from chalicelib.domain.model import FINISHED, Attempt, FailureReason, Message, Page, Status, UsageDelta
 from chalicelib.ports import Clock, Inserted, MessageQuery, NewMessage
 from scheduler_local.db import Database
@@ -17,6 +19,7 @@ COLUMNS = (
     " attempts_base, not_after, first_attempt_at, delivered_at, failure_reason, idempotency_key"
 )
 _ATTEMPT_COLUMNS = "message_id, tenant_id, app_id, n, started_at, duration_ms, status_code, error, snippet"
+TRANSACTION_BYTES = 256 * 1024  # payload per create transaction: a turn of the write lock stays short
 _INSERT = f"INSERT INTO messages ({COLUMNS}) VALUES ({', '.join('?' * 16)})"
 
 
@@ -83,17 +86,41 @@ class SqliteMessageStore:
         return self._db
 
     def insert_messages(
-        self, items: Sequence[NewMessage], usage: UsageDelta, *, idempotency_ttl_ms: int
+        self, items: Sequence[NewMessage], usage: UsageDelta, *, idempotency_ttl_ms: int, quota: int | None = None
     ) -> list[Inserted]:
-        """Store new messages in order; an idempotency key used within the TTL returns its earlier message."""
+        """Store new messages in order; an idempotency key used within the TTL returns its earlier message.
+
+        Items go in transactions of about `TRANSACTION_BYTES` of payload, so a 5 MB batch holds the write
+        lock in short turns that other tenants' writes can take in between (writer fairness). The first
+        transaction checks the quota for every item and counts them all (a reservation); each later one
+        gives back what it did not store (replays). A crash between them leaves the reservation counted,
+        erring towards refusing: the quota never lets more through than the plan allows."""
+        chunks = _by_payload_bytes(items, TRANSACTION_BYTES)
         results: list[Inserted] = []
-        with self._db.write() as conn:
-            for item in items:
-                results.append(self._insert_one(conn, item, idempotency_ttl_ms))
-            created = sum(1 for result in results if result.created)
-            if created:
-                add_usage(conn, [UsageDelta(usage.tenant_id, usage.day, scheduled=created)])
+        for index, chunk in enumerate(chunks):
+            with self._db.write(usage.tenant_id) as conn:
+                stored = [self._insert_one(conn, item, idempotency_ttl_ms) for item in chunk]
+                created = sum(1 for result in stored if result.created)
+                if index == 0:
+                    reserved = created + sum(len(later) for later in chunks[1:])
+                    delta = UsageDelta(usage.tenant_id, usage.day, scheduled=reserved)
+                    self._take_quota(conn, delta, quota)
+                else:
+                    delta = UsageDelta(usage.tenant_id, usage.day, scheduled=created - len(chunk))
+                add_usage(conn, [delta])
+            results.extend(stored)
         return results
+
+    def _take_quota(self, conn: sqlite3.Connection, delta: UsageDelta, quota: int | None) -> None:
+        """Raise `QuotaExceeded` (the caller's transaction rolls back) if `delta` takes the day past `quota`."""
+        if quota is None or not delta.scheduled:
+            return
+        row = conn.execute(
+            "SELECT scheduled FROM usage WHERE tenant_id = ? AND day = ?", (delta.tenant_id, delta.day)
+        ).fetchone()
+        used = int(row[0]) if row else 0
+        if used + delta.scheduled > quota:
+            raise quota_exceeded(quota, used, self._clock.now_ms())
 
     def _insert_one(self, conn: sqlite3.Connection, item: NewMessage, ttl_ms: int) -> Inserted:
         message = item.message
@@ -176,10 +203,13 @@ class SqliteMessageStore:
         payload_json: str | None = None,
         attempt: Attempt | None = None,
         usage: UsageDelta | None = None,
+        quota: int | None = None,
     ) -> None:
-        """Compare-and-set on `gen`; payload, attempt and counters in the same transaction."""
-        with self._db.write() as conn:
+        """Compare-and-set on `gen`; payload, attempt and counters (quota checked) in the same transaction."""
+        with self._db.write(message.tenant_id) as conn:
             save_in(conn, message, expected_gen=expected_gen, now_ms=self._clock.now_ms())
+            if usage is not None:
+                self._take_quota(conn, usage, quota)
             if payload_json is not None:
                 conn.execute(
                     "UPDATE payloads SET body = ? WHERE message_rowid = (SELECT rowid FROM messages WHERE id = ?)",
@@ -200,15 +230,16 @@ class SqliteMessageStore:
         return [Attempt(*row) for row in rows]
 
     def recent_attempts(self, tenant_id: str, *, app_id: str | None, after: str | None, limit: int) -> Page[Attempt]:
-        """Attempts in recording order after the cursor. `next_cursor` is None on a short page (the list
-        ends there for now); `resume_cursor` always marks the position, so `tail` can poll from it."""
+        """Attempts in recording order after the cursor, which holds the tenant's own attempt number
+        (`tenant_seq`: 1, 2, … per tenant, so it says nothing of other tenants). `next_cursor` is None on
+        a short page (the list ends there for now); `resume_cursor` always marks the position."""
         seq = decode_cursor(after, int)[0] if after else 0
         app_filter = " AND app_id = ?" if app_id else ""
         args: tuple[object, ...] = (tenant_id, seq, app_id, limit) if app_id else (tenant_id, seq, limit)
         with self._db.read() as conn:
             rows = conn.execute(
-                f"SELECT seq, {_ATTEMPT_COLUMNS} FROM attempts WHERE tenant_id = ? AND seq > ?{app_filter}"
-                " ORDER BY seq LIMIT ?",
+                f"SELECT tenant_seq, {_ATTEMPT_COLUMNS} FROM attempts WHERE tenant_id = ? AND tenant_seq > ?"
+                f"{app_filter} ORDER BY tenant_seq LIMIT ?",
                 args,
             ).fetchall()
         items = [Attempt(*row[1:]) for row in rows]
@@ -216,20 +247,34 @@ class SqliteMessageStore:
         return Page(items, position if len(rows) == limit else None, resume_cursor=position)
 
     def latest_attempt_cursor(self, tenant_id: str) -> str:
-        """The position after the tenant's newest attempt (one index probe)."""
+        """The position after the tenant's newest attempt (one primary-key probe)."""
         with self._db.read() as conn:
-            row = conn.execute("SELECT max(seq) FROM attempts WHERE tenant_id = ?", (tenant_id,)).fetchone()
-        return encode_cursor(row[0] or 0)
+            row = conn.execute("SELECT last FROM attempt_counters WHERE tenant_id = ?", (tenant_id,)).fetchone()
+        return encode_cursor(row[0] if row else 0)
 
     def cancel_scheduled_of_app(self, tenant_id: str, app_id: str, *, limit: int) -> int:
         """Cancel a chunk of an app's scheduled messages in one statement."""
-        with self._db.write() as conn:
+        with self._db.write(tenant_id) as conn:
             return conn.execute(
                 "UPDATE messages SET status = 'cancelled', failure_reason = 'app_deleted', gen = gen + 1,"
                 " finished_at = ? WHERE rowid IN (SELECT rowid FROM messages"
                 " WHERE tenant_id = ? AND app_id = ? AND status = 'scheduled' LIMIT ?)",
                 (self._clock.now_ms(), tenant_id, app_id, limit),
             ).rowcount
+
+
+def _by_payload_bytes(items: Sequence[NewMessage], limit: int) -> list[Sequence[NewMessage]]:
+    """Consecutive runs of `items` of at most `limit` payload characters each (at least one item a run)."""
+    runs: list[Sequence[NewMessage]] = []
+    start, size = 0, 0
+    for index, item in enumerate(items):
+        if index > start and size + len(item.payload_json) > limit:
+            runs.append(items[start:index])
+            start, size = index, 0
+        size += len(item.payload_json)
+    if start < len(items):
+        runs.append(items[start:])
+    return runs
 
 
 def save_in(conn: sqlite3.Connection, message: Message, *, expected_gen: int, now_ms: int) -> None:
@@ -246,10 +291,23 @@ def save_in(conn: sqlite3.Connection, message: Message, *, expected_gen: int, no
 
 
 def insert_attempts(conn: sqlite3.Connection, attempts: Sequence[Attempt]) -> None:
-    """Record attempts inside the caller's transaction."""
-    conn.executemany(
-        f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
+    """Record attempts inside the caller's transaction, numbering each tenant's attempts in order."""
+    if not attempts:
+        return
+    per_tenant = collections.Counter(a.tenant_id for a in attempts)
+    next_seq: dict[str, int] = {}
+    for tenant_id, count in per_tenant.items():
+        (last,) = conn.execute(
+            "INSERT INTO attempt_counters (tenant_id, last) VALUES (?, ?)"
+            " ON CONFLICT (tenant_id) DO UPDATE SET last = last + excluded.last RETURNING last",
+            (tenant_id, count),
+        ).fetchone()
+        next_seq[tenant_id] = last - count + 1
+    rows = []
+    for a in attempts:
+        seq = next_seq[a.tenant_id]
+        next_seq[a.tenant_id] = seq + 1
+        rows.append(
             (
                 a.message_id,
                 a.tenant_id,
@@ -260,7 +318,7 @@ def insert_attempts(conn: sqlite3.Connection, attempts: Sequence[Attempt]) -> No
                 a.status_code,
                 a.error,
                 a.response_snippet,
+                seq,
             )
-            for a in attempts
-        ],
-    )
+        )
+    conn.executemany(f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}, tenant_seq) VALUES ({', '.join('?' * 10)})", rows)

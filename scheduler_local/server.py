@@ -41,6 +41,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -57,6 +58,8 @@ from chalicelib.threadlocal import ThreadSafeChalice
 from scheduler_local.wsgi import ChaliceWSGI
 
 __all__ = ["Server", "serve"]
+
+SWITCH_INTERVAL_S = 0.001  # see serve()
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +263,11 @@ def serve(
     """
     server: Server | None = None
     previous: dict[signal.Signals, Any] = {}
+    switch_interval = sys.getswitchinterval()
+    # A short request waits for the GIL at every hand-over (socket, worker, each SQLite call): with the
+    # default 5 ms interval, a tenant's CPU-heavy batches added 25-50 ms to everyone else's requests
+    # (bench/writer_fairness.py). 1 ms bounds each wait at the cost of more switching.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     try:
         server = Server(app, host, port, threads=threads, shutdown_timeout=shutdown_timeout)
         stop = server.request_stop
@@ -278,5 +286,6 @@ def serve(
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            sys.setswitchinterval(switch_interval)
             if on_stop is not None:
                 on_stop()

@@ -56,7 +56,7 @@ class SqliteTenantStore:
 
     def put_tenant(self, tenant: Tenant) -> None:
         """Create or replace a tenant."""
-        with self._db.write() as conn:
+        with self._db.write(tenant.id) as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO tenants (id, name, plan, created_at) VALUES (?, ?, ?, ?)",
                 (tenant.id, tenant.name, tenant.plan, tenant.created_at),
@@ -100,7 +100,7 @@ class SqliteKeyStore:
 
     def put_key(self, key: ApiKey) -> None:
         """Create or replace a key."""
-        with self._db.write() as conn:
+        with self._db.write(key.tenant_id) as conn:
             conn.execute(
                 f"INSERT OR REPLACE INTO api_keys ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -139,7 +139,7 @@ class SqliteKeyStore:
 
     def revoke_key(self, tenant_id: str, key_id: str, at_ms: int) -> bool:
         """Mark a live key revoked; cached lookups are dropped once it committed."""
-        with self._db.write() as conn:
+        with self._db.write(tenant_id) as conn:
             cursor = conn.execute(
                 "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at IS NULL",
                 (at_ms, key_id, tenant_id),
@@ -164,22 +164,35 @@ class SqliteAppStore:
 
     def put_app(self, app: App) -> None:
         """Create or replace an app."""
+        with self._db.write(app.tenant_id) as conn:
+            self._put(conn, app)
+
+    def create_app(self, app: App, *, max_apps: int | None) -> bool:
+        """Store a new app if the tenant has fewer than `max_apps`: counted in the same transaction."""
+        with self._db.write(app.tenant_id) as conn:
+            if max_apps is not None:
+                (count,) = conn.execute("SELECT count(*) FROM apps WHERE tenant_id = ?", (app.tenant_id,)).fetchone()
+                if count >= max_apps:
+                    return False
+            self._put(conn, app)
+        return True
+
+    def _put(self, conn: sqlite3.Connection, app: App) -> None:
         secrets = [[secret.value, secret.expires_at] for secret in app.secrets]
-        with self._db.write() as conn:
-            conn.execute(
-                f"INSERT OR REPLACE INTO apps ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    app.id,
-                    app.tenant_id,
-                    app.name,
-                    app.url,
-                    json.dumps(dict(app.headers)),
-                    app.max_attempts,
-                    json.dumps(secrets),
-                    app.created_at,
-                    _policy_json(app.retry),
-                ),
-            )
+        conn.execute(
+            f"INSERT OR REPLACE INTO apps ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                app.id,
+                app.tenant_id,
+                app.name,
+                app.url,
+                json.dumps(dict(app.headers)),
+                app.max_attempts,
+                json.dumps(secrets),
+                app.created_at,
+                _policy_json(app.retry),
+            ),
+        )
 
     def get_app(self, tenant_id: str, app_id: str) -> App | None:
         """One app of a tenant."""
@@ -212,7 +225,7 @@ class SqliteAppStore:
 
     def delete_app(self, tenant_id: str, app_id: str) -> bool:
         """Delete an app of a tenant."""
-        with self._db.write() as conn:
+        with self._db.write(tenant_id) as conn:
             return conn.execute("DELETE FROM apps WHERE id = ? AND tenant_id = ?", (app_id, tenant_id)).rowcount == 1
 
 
@@ -244,14 +257,6 @@ class SqliteUsageStore:
                 (tenant_id, first_day, last_day),
             ).fetchall()
         return [UsageDay(*row) for row in rows]
-
-    def scheduled_on(self, tenant_id: str, day: str) -> int:
-        """Messages scheduled by a tenant on a day (the quota's starting point after a restart)."""
-        with self._db.read() as conn:
-            row = conn.execute(
-                "SELECT scheduled FROM usage WHERE tenant_id = ? AND day = ?", (tenant_id, day)
-            ).fetchone()
-        return int(row[0]) if row else 0
 
 
 def add_usage(conn: sqlite3.Connection, deltas: Iterable[UsageDelta]) -> None:

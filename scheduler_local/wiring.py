@@ -20,9 +20,9 @@ from chalicelib.clock import SystemClock
 from chalicelib.delivery import HttpSender
 from chalicelib.domain import ids
 from chalicelib.ports import Clock
-from chalicelib.services.accounts import ensure_default_tenant
+from chalicelib.services.accounts import Bootstrap, bootstrap_key, ensure_default_tenant
 from chalicelib.services.context import Context
-from chalicelib.services.inflight import CapacityLimiter
+from chalicelib.services.fairness import FairShareLimiter
 from chalicelib.services.runner import DeliveryRunner
 from chalicelib.settings import Settings
 from scheduler_local.db import Database
@@ -104,7 +104,7 @@ def build_local_runtime(settings: Settings, *, clock: Clock | None = None) -> Lo
         deliveries=due_queue,
         usage=usage,
         timer=timer,
-        limiter=LocalLimiter(settings, usage.scheduled_on),
+        limiter=LocalLimiter(settings),
         clock=clock,
         settings=settings,
     )
@@ -113,7 +113,11 @@ def build_local_runtime(settings: Settings, *, clock: Clock | None = None) -> Lo
         clock,
         lease_ms=lease_ms(settings),
         jitter=random.random,
-        limiter=CapacityLimiter(settings.delivery_concurrency, settings.per_app_concurrency),
+        limiter=FairShareLimiter(
+            settings.delivery_concurrency,
+            per_tenant=settings.per_tenant_concurrency,
+            per_app=settings.per_app_concurrency,
+        ),
     )
     engine = Engine(
         runner,
@@ -150,13 +154,17 @@ def _lock(data_dir: Path) -> IO[str]:
 
 
 def bootstrap_admin_key(context: Context, settings: Settings) -> str | None:
-    """Upsert tenant `default` and its admin key. Returns the key if it was generated now (to print once)."""
-    if settings.admin_key:
-        ensure_default_tenant(context, settings.admin_key)
-        return None
+    """Ensure tenant `default` and its admin key (never again once revoked). Returns the key if it was
+    generated now (to print once)."""
     path = settings.data_dir / ADMIN_KEY_FILE
-    if path.exists():
-        ensure_default_tenant(context, path.read_text().strip())
+    configured = settings.admin_key or (path.read_text().strip() if path.exists() else None)
+    if configured is not None:
+        if ensure_default_tenant(context, configured) is Bootstrap.REVOKED:
+            _warn_revoked()
+        return None
+    previous = bootstrap_key(context)
+    if previous is not None and previous.revoked_at is not None:
+        _warn_revoked()  # and no new key is generated: it would be the revoked key back under another token
         return None
     token = ids.new_api_key()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -165,3 +173,11 @@ def bootstrap_admin_key(context: Context, settings: Settings) -> str | None:
     ensure_default_tenant(context, token)
     print(f"generated admin key (shown once, also in {path}): {token}", file=sys.stderr)  # noqa: T201 - shown once, by design
     return token
+
+
+def _warn_revoked() -> None:
+    print(  # noqa: T201 - start-up notice for the operator
+        "the bootstrap admin key was revoked; revocation is permanent, so SCHEDULER_ADMIN_KEY and"
+        f" {ADMIN_KEY_FILE} are not applied again: use another admin key of tenant default",
+        file=sys.stderr,
+    )

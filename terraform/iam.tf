@@ -137,7 +137,7 @@ data "aws_iam_policy_document" "api_handler" {
 
   statement {
     sid       = "Usage"
-    actions   = ["dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+    actions   = ["dynamodb:UpdateItem", "dynamodb:Query"]
     resources = [aws_dynamodb_table.usage.arn]
   }
 
@@ -219,7 +219,7 @@ data "aws_iam_policy_document" "deliver" {
 
   statement {
     sid       = "Meter"
-    actions   = ["dynamodb:UpdateItem"]
+    actions   = ["dynamodb:UpdateItem", "dynamodb:Query"] # counters, and the tenant's delivery slots (slots.py)
     resources = [aws_dynamodb_table.usage.arn]
   }
 

@@ -110,7 +110,9 @@ resource "aws_lambda_function" "deliver" {
       SCHEDULER_ARM_HORIZON_S         = local.arm_horizon_env
       SCHEDULER_KMS_KEY_ID            = aws_kms_key.secrets.arn
       SCHEDULER_DELIVERY_TIMEOUT_S    = tostring(var.delivery_timeout_s)
-      SCHEDULER_RETENTION_DAYS        = tostring(var.retention_days)
+      # a tenant's share of the release queue's concurrency (one tenant's hung endpoints leave the rest)
+      SCHEDULER_PER_TENANT_CONCURRENCY = tostring(max(1, floor(var.delivery_max_concurrency / 5)))
+      SCHEDULER_RETENTION_DAYS         = tostring(var.retention_days)
     })
   }
 

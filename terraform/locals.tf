@@ -62,7 +62,14 @@ locals {
 
   # SCHEDULER_PLANS: the plans map in the shape `chalicelib.settings` reads.
   plans_json = jsonencode({
-    for name, plan in var.plans : name => { rate = plan.rate, burst = plan.burst, dailyQuota = plan.daily_quota }
+    for name, plan in var.plans : name => {
+      rate           = plan.rate
+      burst          = plan.burst
+      dailyQuota     = plan.daily_quota
+      maxApps        = plan.max_apps
+      maxHeaders     = plan.max_headers
+      maxHeaderBytes = plan.max_header_bytes
+    }
   })
 
   # EventBridge Scheduler names: one schedule per message, `m-<ULID>-<gen>`, in the stage's group.

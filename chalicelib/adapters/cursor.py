@@ -1,4 +1,10 @@
-"""Opaque list cursors: URL-safe base64 of a small JSON array; a tampered one is a 400."""
+"""Opaque list cursors: URL-safe base64 of a small JSON array; a tampered one is a 400.
+
+Every adapter makes its cursors here. A cursor holds a position inside the caller's own data only, so
+it reveals nothing about other tenants: the attempt feed's is the tenant's own attempt number locally
+(`tenant_seq`) and the tenant's own `feedKey` (recording time, message id, attempt) on DynamoDB, where
+the feed index is partitioned by tenant. A forged cursor only moves within the caller's own feed.
+"""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ secured and operator routes behind the authorizer on API Gateway.
 `Guard(bp)` gives each blueprint three decorators:
 
 - `guard.secured(scope)`: `Authorization: Bearer <api key>` → `services.accounts.authenticate`,
-  then `require(scope)`, then one request from the tenant's rate limit (message creation takes
-  its own, counting messages, in the service: those routes pass `counted=False`);
+  then `require(scope)`, then one request from the tenant's rate limit (the daily message quota
+  is counted by the message store, with the write that schedules deliveries);
 - `guard.operator`: the `/tenants` routes; the bearer token must equal `SCHEDULER_OPERATOR_KEY`
   (constant-time compare); when that is unset the routes answer 404;
 - `guard.public`: no authentication.
@@ -21,9 +21,11 @@ to `api.middleware`, the one place that maps errors to HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hmac
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +39,8 @@ from chalicelib.domain.errors import NotFound, Unauthenticated
 from chalicelib.domain.model import Principal, Scope
 from chalicelib.services import accounts
 from chalicelib.services.context import Context
+
+HEAVY_BODY_BYTES = 256 * 1024  # a body this large takes a fair place before it is parsed
 
 View = Callable[..., Any]
 
@@ -76,14 +80,20 @@ def caller(ctx: Context, request: Request) -> Principal:
     return accounts.authenticate(ctx, bearer_token(request))
 
 
-def authorize(ctx: Context, request: Request, scope: Scope, *, counted: bool) -> Principal:
+def authorize(ctx: Context, request: Request, scope: Scope) -> Principal:
     """The caller of `request`, checked for `scope`, with one request taken from its rate limit."""
     principal = caller(ctx, request)
     access.note_tenant(principal.tenant_id)
     accounts.require(principal, scope)
-    if counted:
-        ctx.limiter.check(principal.tenant_id, principal.plan, messages=0, now_ms=ctx.clock.now_ms())
+    ctx.limiter.check(principal.tenant_id, principal.plan, now_ms=ctx.clock.now_ms())
     return principal
+
+
+def _work_slot(ctx: Context, principal: Principal, request: Request) -> AbstractContextManager[None]:
+    """A large body is CPU-heavy work: it waits for one of the tenant's fair places (see `Limiter.heavy`)."""
+    if len(request.raw_body or b"") < HEAVY_BODY_BYTES:
+        return contextlib.nullcontext()
+    return ctx.limiter.heavy(principal.tenant_id)
 
 
 def check_operator(ctx: Context, request: Request) -> None:
@@ -107,7 +117,7 @@ class Guard:
     def __init__(self, bp: Blueprint) -> None:
         self._bp = bp
 
-    def secured(self, scope: Scope, *, counted: bool = True) -> Callable[[View], View]:
+    def secured(self, scope: Scope) -> Callable[[View], View]:
         """A view for API keys with `scope`; it is called as `view(call, **path_params)`."""
 
         def decorate(view: View) -> View:
@@ -116,8 +126,9 @@ class Guard:
                 try:
                     ctx = get_context()
                     request = self._bp.current_request
-                    principal = authorize(ctx, request, scope, counted=counted)
-                    return view(Call(ctx, principal, request), **path)
+                    principal = authorize(ctx, request, scope)
+                    with _work_slot(ctx, principal, request):
+                        return view(Call(ctx, principal, request), **path)
                 except Exception as exc:
                     raise Escalated(exc) from exc
 

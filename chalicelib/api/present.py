@@ -141,6 +141,9 @@ def plan_limits(value: Plan, *, name: str | None = None) -> dict[str, Any]:
         "ratePerSecond": value.rate_per_s,
         "burst": value.burst,
         "dailyQuota": value.daily_quota,
+        "maxApps": value.max_apps,
+        "maxHeadersPerApp": value.max_headers,
+        "maxHeaderBytesPerApp": value.max_header_bytes,
     }
 
 

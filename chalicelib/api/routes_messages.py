@@ -33,7 +33,7 @@ guard = Guard(bp)
 
 
 @bp.route("/messages", methods=["POST"])
-@guard.secured(Scope.SEND, counted=False)
+@guard.secured(Scope.SEND)
 def create_message(call: Call) -> Response:
     """Schedule one message: 201, or 200 when an idempotency key replays the same request."""
     raw = json_body(call.request, max_bytes=call.ctx.settings.max_body_bytes)
@@ -49,7 +49,7 @@ def create_message(call: Call) -> Response:
 
 
 @bp.route("/messages/batch", methods=["POST"])
-@guard.secured(Scope.SEND, counted=False)
+@guard.secured(Scope.SEND)
 def create_batch(call: Call) -> Response:
     """Schedule 1-100 messages; each item answers for itself, in order."""
     body = validate(MessageBatch, json_body(call.request, max_bytes=MAX_BATCH_BODY_BYTES))

@@ -26,6 +26,12 @@ class InvalidJson(InvalidInput):
     code = "invalid_json"
 
 
+class PlanLimit(InvalidInput):
+    """The request would store more than the tenant's plan allows (apps, headers per app, header bytes)."""
+
+    code = "plan_limit"
+
+
 class PayloadTooLarge(SchedulerError):
     """A payload or the request body is above its size limit."""
 

@@ -51,12 +51,16 @@ class Scope(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """A usage tier: requests per second, burst, and messages per UTC day (None = no limit)."""
+    """A usage tier: requests per second, burst, messages per UTC day, and caps on what a tenant
+    stores: apps, headers per app, bytes of headers per app (None = no limit)."""
 
     name: str
     rate_per_s: float | None
     burst: int | None
     daily_quota: int | None
+    max_apps: int | None = None
+    max_headers: int | None = None
+    max_header_bytes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,11 @@ Times arrive as RFC 3339 text and leave the models as Unix ms, parsed by `times.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
+from chalicelib.domain.headers import check_app_url, check_header_set
 from chalicelib.domain.policy import (
     BACKOFF_MS,
     DEFAULT_MAX_ATTEMPTS,
@@ -32,11 +31,6 @@ MAX_BATCH = 100
 MAX_URL_LENGTH = 2048
 MAX_APP_HEADERS = 20
 MAX_HEADER_VALUE = 4096
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$")
-_FORBIDDEN_HEADERS = frozenset(
-    {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer"}
-)
-_FORBIDDEN_PREFIXES = ("webhook-", "scheduler-", "proxy-")
 
 
 def _instant(field: str) -> Any:
@@ -60,31 +54,11 @@ MaxAttempts = Annotated[int, Field(ge=1, le=MAX_ATTEMPTS_LIMIT, strict=True)]
 ScopeName = Literal["admin", "send", "read"]
 
 
-def check_url(value: str) -> str:
-    """An absolute http(s) URL with a host."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("url must be an absolute http or https URL")
-    if any(ch in value for ch in "\r\n\t "):
-        raise ValueError("url must not contain whitespace")
-    return value
-
-
 def check_headers(value: dict[str, str]) -> dict[str, str]:
-    """Header names that are valid tokens and cannot break the request or forge ours."""
+    """Header names that are valid tokens, values without control characters, none reserved."""
     if len(value) > MAX_APP_HEADERS:
         raise ValueError(f"at most {MAX_APP_HEADERS} headers")
-    lowered = [name.lower() for name in value]
-    if len(set(lowered)) != len(lowered):
-        raise ValueError("header names must be unique regardless of case")
-    for name, text in value.items():
-        low = name.lower()
-        if not _TOKEN.match(name):
-            raise ValueError(f"invalid header name: {name!r}")
-        if low in _FORBIDDEN_HEADERS or low.startswith(_FORBIDDEN_PREFIXES):
-            raise ValueError(f"header {name!r} is reserved")
-        if len(text) > MAX_HEADER_VALUE or any(ch in text for ch in "\r\n\0"):
-            raise ValueError(f"invalid value for header {name!r}")
+    check_header_set(value)
     return value
 
 
@@ -138,7 +112,7 @@ class AppCreate(Strict):
     headers: dict[str, Annotated[str, Field(max_length=MAX_HEADER_VALUE)]] = Field(default_factory=dict)
     retry: RetrySettings = Field(default_factory=RetrySettings)
 
-    _url = field_validator("url")(check_url)
+    _url = field_validator("url")(check_app_url)
     _headers = field_validator("headers")(check_headers)
 
 
@@ -153,7 +127,7 @@ class AppPatch(Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        return None if value is None else check_url(value)
+        return None if value is None else check_app_url(value)
 
     @field_validator("headers")
     @classmethod
@@ -243,6 +217,9 @@ class PlanOut(BaseModel):
     ratePerSecond: float | None
     burst: int | None
     dailyQuota: int | None
+    maxApps: int | None
+    maxHeadersPerApp: int | None
+    maxHeaderBytesPerApp: int | None
 
 
 class CallerOut(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+
 from chalicelib.domain import ids
 from chalicelib.domain.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from chalicelib.domain.model import ApiKey, Page, Principal, Scope, Tenant
@@ -69,13 +71,37 @@ def revoke_key(ctx: Context, principal: Principal, key_id: str) -> None:
         raise NotFound(f"no key {key_id}")
 
 
-def ensure_default_tenant(ctx: Context, admin_token: str) -> None:
-    """Upsert the local tenant `default` (plan `unlimited`) and its bootstrap admin key."""
+class Bootstrap(enum.Enum):
+    """What `ensure_default_tenant` did with the configured admin key."""
+
+    CREATED = "created"
+    KEPT = "kept"
+    ROTATED = "rotated"  # the live bootstrap key now has the configured token; the old one stops
+    REVOKED = "revoked"  # it was revoked once: revocation is permanent, the token is not applied
+
+
+def bootstrap_key(ctx: Context) -> ApiKey | None:
+    """The bootstrap admin key of tenant `default`, live or revoked, if it was ever created."""
+    return next((key for key in ctx.keys.list_keys(DEFAULT_TENANT) if key.id == BOOTSTRAP_KEY_ID), None)
+
+
+def ensure_default_tenant(ctx: Context, admin_token: str) -> Bootstrap:
+    """Make sure the local tenant `default` (plan `unlimited`) exists, and create its bootstrap admin key
+    unless a key of that id was ever created. A revoked bootstrap key stays revoked (the stored key is
+    its tombstone: keys are never deleted); a live one takes a changed token (rotation by configuration)."""
     now = ctx.clock.now_ms()
     if ctx.tenants.get_tenant(DEFAULT_TENANT) is None:
         ctx.tenants.put_tenant(Tenant(DEFAULT_TENANT, "default", "unlimited", now))
-    key = _key(DEFAULT_TENANT, "bootstrap admin", frozenset({Scope.ADMIN}), admin_token, now)
-    ctx.keys.put_key(ApiKey(BOOTSTRAP_KEY_ID, key.tenant_id, key.name, key.scopes, key.token_hash, now))
+    existing = bootstrap_key(ctx)
+    if existing is not None and existing.revoked_at is not None:
+        return Bootstrap.REVOKED
+    token_hash = ids.hash_token(admin_token)
+    if existing is not None and existing.token_hash == token_hash:
+        return Bootstrap.KEPT
+    created_at = now if existing is None else existing.created_at
+    scopes = frozenset({Scope.ADMIN})
+    ctx.keys.put_key(ApiKey(BOOTSTRAP_KEY_ID, DEFAULT_TENANT, "bootstrap admin", scopes, token_hash, created_at))
+    return Bootstrap.CREATED if existing is None else Bootstrap.ROTATED
 
 
 def _key(tenant_id: str, name: str, scopes: frozenset[Scope], token: str, now: int) -> ApiKey:

@@ -6,6 +6,7 @@ import dataclasses
 
 from chalicelib.domain import ids
 from chalicelib.domain.errors import InvalidInput, NotFound
+from chalicelib.domain.limits import app_limit_reached, check_app_headers
 from chalicelib.domain.model import App, Page, Principal, SigningSecret
 from chalicelib.domain.schemas import AppCreate, AppPatch
 from chalicelib.services.context import Context
@@ -16,7 +17,9 @@ MAX_LIVE_SECRETS = 4
 
 
 def create_app(ctx: Context, principal: Principal, body: AppCreate) -> App:
-    """A new app with a fresh signing secret."""
+    """A new app with a fresh signing secret, within the plan's caps on apps and headers."""
+    plan = ctx.settings.plan(principal.plan)
+    check_app_headers(plan, body.headers)
     app = App(
         id=ids.new_id(ids.APP_PREFIX),
         tenant_id=principal.tenant_id,
@@ -27,7 +30,8 @@ def create_app(ctx: Context, principal: Principal, body: AppCreate) -> App:
         secrets=(SigningSecret(ids.new_signing_secret()),),
         created_at=ctx.clock.now_ms(),
     )
-    ctx.apps.put_app(app)
+    if not ctx.apps.create_app(app, max_apps=plan.max_apps):
+        raise app_limit_reached(plan, plan.max_apps or 0)
     return app
 
 
@@ -55,6 +59,7 @@ def update_app(ctx: Context, principal: Principal, app_id: str, body: AppPatch) 
     if body.url is not None:
         changes["url"] = body.url
     if body.headers is not None:
+        check_app_headers(ctx.settings.plan(principal.plan), body.headers)
         changes["headers"] = dict(body.headers)
     if body.retry is not None:
         changes["retry"] = body.retry.policy(app.retry)

@@ -63,25 +63,32 @@ def schedule(
         except SchedulerError as exc:
             prepared.append(exc)
     fresh = [item for item in prepared if isinstance(item, NewMessage)]
-    ctx.limiter.check(principal.tenant_id, principal.plan, messages=len(fresh), now_ms=now)
     if not fresh:
         return [item for item in prepared if isinstance(item, SchedulerError)]
     usage = UsageDelta(principal.tenant_id, day_of(now), scheduled=len(fresh))
-    stored = iter(_insert(ctx, fresh, usage))
+    stored = iter(_insert(ctx, fresh, usage, _daily_quota(ctx, principal)))
     results = [item if isinstance(item, SchedulerError) else _replay_check(item, next(stored)) for item in prepared]
     ctx.timer.arm([r.message for r in results if isinstance(r, Inserted) and r.created])
     return results
 
 
-def _insert(ctx: Context, fresh: list[NewMessage], usage: UsageDelta) -> list[Inserted | SchedulerError]:
+def _insert(
+    ctx: Context, fresh: list[NewMessage], usage: UsageDelta, quota: int | None
+) -> list[Inserted | SchedulerError]:
     """Store the messages; when storage failed part-way (a batch in several transactions), the items
     it stored are results and each of the others is the storage error (so a retry of only those is safe)."""
     try:
-        return list(ctx.messages.insert_messages(fresh, usage, idempotency_ttl_ms=ctx.settings.idempotency_ttl_ms))
+        return list(
+            ctx.messages.insert_messages(fresh, usage, idempotency_ttl_ms=ctx.settings.idempotency_ttl_ms, quota=quota)
+        )
     except PartiallyStored as partial:
         stored = partial.stored + [None] * (len(fresh) - len(partial.stored))
         failed = StorageUnavailable(partial.message, retry_after_s=partial.retry_after_s)
         return [item if isinstance(item, Inserted) else failed for item in stored]
+
+
+def _daily_quota(ctx: Context, principal: Principal) -> int | None:
+    return ctx.settings.plan(principal.plan).daily_quota
 
 
 def _prepare(
@@ -207,7 +214,8 @@ def cancel(ctx: Context, principal: Principal, message_id: str) -> Message:
 
 
 def redrive(ctx: Context, principal: Principal, message_id: str, raw: Mapping[str, Any] | None) -> Message:
-    """`failed | cancelled → scheduled`, now or at the body's `sendAt`, with a fresh attempt budget."""
+    """`failed | cancelled → scheduled`, now or at the body's `sendAt`, with a fresh attempt budget.
+    It schedules a delivery, so it counts against the daily quota exactly like a create."""
     body = validate(Redrive, {} if raw is None else raw)
     message = get(ctx, principal, message_id)
     if ctx.apps.get_app(principal.tenant_id, message.app_id) is None:
@@ -216,7 +224,8 @@ def redrive(ctx: Context, principal: Principal, message_id: str, raw: Mapping[st
     explicit = body.sendAt is not None or body.delaySeconds is not None
     send_at = _due(ctx, body.sendAt, body.delaySeconds, now=now) if explicit else now
     redriven = redrive_transition(message, send_at=send_at)
-    ctx.messages.save(redriven, expected_gen=message.gen)
+    usage = UsageDelta(principal.tenant_id, day_of(now), scheduled=1)
+    ctx.messages.save(redriven, expected_gen=message.gen, usage=usage, quota=_daily_quota(ctx, principal))
     ctx.timer.arm([redriven])
     return redriven
 

@@ -133,6 +133,9 @@ class PlanOut(BaseModel):
     ratePerSecond: float | None
     burst: int | None
     dailyQuota: int | None
+    maxApps: int | None
+    maxHeadersPerApp: int | None
+    maxHeaderBytesPerApp: int | None
 
 
 class UsageReport(BaseModel):

@@ -101,7 +101,15 @@ def test_plan_text_names_the_limits() -> None:
     from scheduler_cli.outcome import plan_text
     from scheduler_client.models import PlanOut
 
-    free = PlanOut(name="free", ratePerSecond=10, burst=20, dailyQuota=1000)
+    free = PlanOut(
+        name="free",
+        ratePerSecond=10,
+        burst=20,
+        dailyQuota=1000,
+        maxApps=10,
+        maxHeadersPerApp=10,
+        maxHeaderBytesPerApp=4096,
+    )
     assert plan_text(free) == "plan free: 10 requests/s (burst 20), 1,000 messages a day"
 
 

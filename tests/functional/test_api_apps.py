@@ -162,6 +162,42 @@ def test_bad_apps_are_400_and_store_nothing(admin: Api, ctx: Context, case: str,
     assert snapshot(ctx) == before
 
 
+@pytest.mark.parametrize(
+    "name", ["Content-Type", "Content-Encoding", "Expect", "User-Agent", "Keep-Alive", "Proxy-Authorization", "TE"]
+)
+def test_reserved_header_is_400_naming_it_on_create_and_patch(admin: Api, app_id: str, ctx: Context, name: str) -> None:
+    before = snapshot(ctx)
+    for response in (
+        admin.post("/apps", {"name": "a", "url": "https://example.com/", "headers": {name: "x"}}),
+        admin.patch(f"/apps/{app_id}", {"headers": {"X-Ok": "1", name: "x"}}),
+    ):
+        assert response.status_code == 400
+        error = response.json_body["error"]
+        assert (error["code"], error["field"]) == ("validation_error", "headers")
+        assert f"'{name}' is reserved" in error["message"]
+    assert snapshot(ctx) == before
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "tab\tok\x07bell", "x\x1b[31m"])
+def test_header_value_with_control_character_is_400(admin: Api, app_id: str, value: str) -> None:
+    response = admin.patch(f"/apps/{app_id}", {"headers": {"X-Token": value}})
+    assert response.status_code == 400
+    assert "control character" in response.json_body["error"]["message"]
+
+
+def test_url_with_userinfo_is_400_pointing_to_headers(admin: Api, app_id: str, ctx: Context) -> None:
+    before = snapshot(ctx)
+    for response in (
+        admin.post("/apps", {"name": "a", "url": "http://user:hunter2@example.com/x?token=1"}),
+        admin.patch(f"/apps/{app_id}", {"url": "https://user@example.com/"}),
+    ):
+        assert response.status_code == 400
+        error = response.json_body["error"]
+        assert error["field"] == "url" and "put credentials in a header" in error["message"]
+        assert "hunter2" not in error["message"]
+    assert snapshot(ctx) == before
+
+
 def test_bad_patch_is_400_and_changes_nothing(admin: Api, app_id: str, ctx: Context) -> None:
     before = snapshot(ctx)
     for body in ({"url": "gopher://x"}, {"headers": {"Host": "x"}}, {"nope": 1}):

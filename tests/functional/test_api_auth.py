@@ -185,12 +185,7 @@ def test_every_authenticated_request_takes_from_the_rate_limit(
     admin.get("/usage")
     admin.post("/messages", {"appId": app_id, **MESSAGE})
     admin.post("/messages/batch", {"messages": [{"appId": app_id, **MESSAGE}] * 3})
-    assert limiter.calls == [
-        (tenant.id, "unlimited", 0),
-        (tenant.id, "unlimited", 0),
-        (tenant.id, "unlimited", 1),
-        (tenant.id, "unlimited", 3),
-    ]
+    assert limiter.calls == [(tenant.id, "unlimited")] * 4  # one request each, whatever it schedules
 
 
 @pytest.mark.parametrize("quota", [False, True])

@@ -69,7 +69,15 @@ def test_me_tells_the_tenant_scopes_and_plan_limits(api: Api, ctx: Context) -> N
     assert me.status_code == 200
     body = me.json_body
     assert body["tenantId"] == free.id and body["scopes"] == ["admin"] and body["keyId"].startswith("key_")
-    assert body["plan"] == {"name": "free", "ratePerSecond": 10, "burst": 20, "dailyQuota": 1000}
+    assert body["plan"] == {
+        "name": "free",
+        "ratePerSecond": 10,
+        "burst": 20,
+        "dailyQuota": 1000,
+        "maxApps": 10,
+        "maxHeadersPerApp": 10,
+        "maxHeaderBytesPerApp": 4096,
+    }
     reader = api.as_(free.key("read", "send")).get("/me").json_body
     assert reader["scopes"] == ["read", "send"] and reader["keyId"] != body["keyId"]
 

@@ -33,7 +33,8 @@ def test_usage_counts_per_day(
         {"date": second_day, "scheduled": 0, "delivered": 1, "failed": 1, "attempts": 3},
     ]
     assert (body["from"], body["to"]) == (day_of(clock.now - 29 * DAY_MS), second_day)
-    assert body["plan"] == {"name": "unlimited", "ratePerSecond": None, "burst": None, "dailyQuota": None}
+    none = {"maxApps": None, "maxHeadersPerApp": None, "maxHeaderBytesPerApp": None}
+    assert body["plan"] == {"name": "unlimited", "ratePerSecond": None, "burst": None, "dailyQuota": None, **none}
     dense = reader.get(f"/usage?from={body['from']}&to={body['to']}").json_body["items"]
     assert len(dense) == 30 and dense[-2:] == body["items"]  # an explicit range lists every day
 
@@ -42,7 +43,15 @@ def test_usage_names_the_limits_of_the_callers_plan(ctx: Context, api: Api) -> N
     free = make_tenant(ctx, api, "small", plan="free")
     body = api.as_(free.admin).get("/usage").json_body
     assert body["items"] == []
-    assert body["plan"] == {"name": "free", "ratePerSecond": 10, "burst": 20, "dailyQuota": 1000}
+    assert body["plan"] == {
+        "name": "free",
+        "ratePerSecond": 10,
+        "burst": 20,
+        "dailyQuota": 1000,
+        "maxApps": 10,
+        "maxHeadersPerApp": 10,
+        "maxHeaderBytesPerApp": 4096,
+    }
 
 
 def test_usage_range_and_isolation(admin: Api, app_id: str, other: Tenant, api: Api, clock: SettableClock) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from chalicelib.domain.times import format_ms
+from chalicelib.settings import Settings
 from tests.reliability.harness import (
     Cluster,
     ReceiverProcess,
@@ -29,7 +30,9 @@ from tests.reliability.harness import (
 )
 
 ATTEMPT_DEADLINE_S = 1
-PER_APP_CAP = 64
+# What the default fair shares give the one busy app of the one busy noisy tenant: the tenant's cap
+# (`SCHEDULER_PER_TENANT_CONCURRENCY`) halved, leaving room for another of its apps.
+NOISY_CAP = min(Settings().per_app_concurrency, Settings().per_tenant_concurrency // 2)
 
 
 @dataclass
@@ -58,7 +61,7 @@ def neighbour_run(data_dir: Path, *, quiet: int, noisy: int, window_s: float) ->
     """Measure the quiet tenant's lateness alone, then beside a noisy tenant whose endpoint hangs."""
     started = time.monotonic()
     report = NeighbourReport(quiet_messages=quiet, noisy_messages=noisy, window_s=window_s)
-    env = {"SCHEDULER_DELIVERY_TIMEOUT_S": str(ATTEMPT_DEADLINE_S), "SCHEDULER_PER_APP_CONCURRENCY": str(PER_APP_CAP)}
+    env = {"SCHEDULER_DELIVERY_TIMEOUT_S": str(ATTEMPT_DEADLINE_S)}  # the default caps and shares
     with SwitchReceiver() as receiver, ReceiverProcess() as hanging:
         cluster = Cluster(data_dir, **env).start()
         try:
@@ -75,7 +78,7 @@ def _play(cluster: Cluster, receiver: SwitchReceiver, hanging: ReceiverProcess, 
         noisy_app = create_app(noisy, hanging.url("/hang"))["id"]
         report.baseline = _quiet_phase(quiet, quiet_app, receiver, report)
         _flood(noisy, noisy_app, report.noisy_messages)
-        wait_for(lambda: hanging.count() >= PER_APP_CAP, timeout_s=20)
+        wait_for(lambda: hanging.count() >= NOISY_CAP, timeout_s=20)
         report.noisy_in_flight_when_quiet_started = hanging.count()
         window_start_ms = time.time_ns() // 1_000_000
         report.with_noise = _quiet_phase(quiet, quiet_app, receiver, report)

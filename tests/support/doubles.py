@@ -11,6 +11,7 @@ temporary directory, and the conformance suite runs the same tests on DynamoDB u
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -72,17 +73,23 @@ class RecordingTimer:
 class ScriptedLimiter:
     """A `Limiter` that lets everything through until told to throttle; records every check."""
 
-    calls: list[tuple[str, str, int]] = field(default_factory=list)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    heavy_calls: list[str] = field(default_factory=list)
     throttle_after_s: int | None = None
     quota_exceeded: bool = False
 
-    def check(self, tenant_id: str, plan: str, *, messages: int, now_ms: int) -> None:
-        """Record; refuse when told to."""
-        self.calls.append((tenant_id, plan, messages))
+    def check(self, tenant_id: str, plan: str, *, now_ms: int) -> None:
+        """Take one request (recorded), or raise when told to."""
+        self.calls.append((tenant_id, plan))
         if self.quota_exceeded:
             raise QuotaExceeded("daily message quota used up", retry_after_s=3600)
         if self.throttle_after_s is not None:
             raise Throttled("too many requests", retry_after_s=self.throttle_after_s)
+
+    def heavy(self, tenant_id: str) -> contextlib.AbstractContextManager[None]:
+        """Record the heavy request; nothing to wait for."""
+        self.heavy_calls.append(tenant_id)
+        return contextlib.nullcontext()
 
     def throttle(self, retry_after_s: int = 2, *, quota: bool = False) -> None:
         """Refuse every request from now on (rate, or quota when `quota`)."""

@@ -215,7 +215,14 @@ def test_plan_defaults_are_the_apps() -> None:
     expected = {
         name: {
             k: v
-            for k, v in {"rate": p.rate_per_s, "burst": p.burst, "daily_quota": p.daily_quota}.items()
+            for k, v in {
+                "rate": p.rate_per_s,
+                "burst": p.burst,
+                "daily_quota": p.daily_quota,
+                "max_apps": p.max_apps,
+                "max_headers": p.max_headers,
+                "max_header_bytes": p.max_header_bytes,
+            }.items()
             if v is not None
         }
         for name, p in DEFAULT_PLANS.items()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -13,11 +14,11 @@ from chalicelib.domain.errors import (
     NotFound,
     PayloadTooLarge,
     PreconditionRequired,
+    QuotaExceeded,
     StaleEtag,
-    Throttled,
     WrongState,
 )
-from chalicelib.domain.model import Principal, Scope, Status
+from chalicelib.domain.model import Plan, Principal, Scope, Status
 from chalicelib.domain.schemas import AppCreate, RetrySettings
 from chalicelib.domain.times import format_ms
 from chalicelib.ports import Inserted, Lease, MessageQuery, Refused, TimerRef
@@ -25,7 +26,7 @@ from chalicelib.services import apps, messages
 from chalicelib.services.context import Context
 from scheduler_local.messages import SqliteMessageStore
 from tests.conftest import deliver
-from tests.support.doubles import RecordingTimer, ScriptedLimiter, SettableClock, snapshot
+from tests.support.doubles import RecordingTimer, SettableClock, snapshot
 
 DAY_MS = 86_400_000
 ALICE = Principal("ten_alice", "pro", frozenset({Scope.ADMIN}))
@@ -112,16 +113,16 @@ def test_payload_limit(ctx: Context, app_id: str) -> None:
         schedule_one(ctx, app_id, payload="é" * 200_000)
 
 
-def test_limiter_counts_fresh_messages_and_a_refusal_stores_nothing(ctx: Context, app_id: str) -> None:
-    limiter = ctx.limiter
-    assert isinstance(limiter, ScriptedLimiter)
+def test_the_plan_quota_counts_stored_messages_and_a_refusal_stores_nothing(ctx: Context, app_id: str) -> None:
+    plans = {**ctx.settings.plans, "pro": Plan("pro", None, None, daily_quota=2)}
+    tight = dataclasses.replace(ctx, settings=dataclasses.replace(ctx.settings, plans=plans))
     good = {"appId": app_id, "payload": 1, "delaySeconds": 1}
-    messages.schedule(ctx, ALICE, [good, {"bad": 1}, good])
-    assert limiter.calls == [(ALICE.tenant_id, "pro", 2)]
-    limiter.throttle(retry_after_s=3)
+    outcomes = messages.schedule(tight, ALICE, [good, {"bad": 1}, good])
+    assert [type(o) for o in outcomes] == [Inserted, InvalidInput, Inserted]
     before = snapshot(ctx)
-    with pytest.raises(Throttled):
-        messages.schedule(ctx, ALICE, [good])
+    with pytest.raises(QuotaExceeded) as refused:
+        messages.schedule(tight, ALICE, [good])
+    assert refused.value.retry_after_s >= 1 and "2 used" in refused.value.message
     assert snapshot(ctx) == before
 
 

@@ -96,9 +96,21 @@ def test_app_headers_cannot_forge_ours_or_break_framing() -> None:
     assert not {"host", "content-length", "transfer-encoding", "connection"} & headers.keys()
 
 
-def test_app_may_override_content_type() -> None:
-    headers = headers_for((SECRET_A,), 1_700_000_000, **{"Content-Type": "application/cloudevents+json"})
-    assert headers["content-type"] == "application/cloudevents+json"
+def test_app_headers_never_replace_the_delivery_own_even_if_stored() -> None:
+    """Defence in depth: a stored app row with headers the API now refuses (written before the rules)
+    changes nothing of ours, and a value with a control character is dropped instead of failing the attempt."""
+    stored = {
+        "Content-Type": "text/evil",
+        "content-encoding": "gzip",
+        "Expect": "100-continue",
+        "Proxy-Authorization": "x",
+        "X-Bad": "a\r\nX-Injected: 1",
+        "X-Good": "kept",
+    }
+    headers = headers_for((SECRET_A,), 1_700_000_000, **stored)
+    assert headers["content-type"] == "application/json"
+    assert not {"content-encoding", "expect", "proxy-authorization", "x-bad", "x-injected"} & headers.keys()
+    assert headers["x-good"] == "kept"
 
 
 def test_webhook_objects_are_cached_per_secret() -> None:

@@ -4,7 +4,8 @@ re-armed, and every attempt is metered.
 
 Per record on the happy path (`deliveryqueue`): one conditional `UpdateItem` (claim), one
 `BatchGetItem` (app and payload), at most one KMS `Decrypt` (none once the app's data key is cached),
-one `TransactWriteItems` (message, attempt, counters). A Scheduler event costs one `SendMessage`.
+one `TransactWriteItems` (message, attempt, counters), and the tenant's slot around the claim (`slots`:
+one `Query`, two `UpdateItem`s). A Scheduler event costs one `SendMessage`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from chalicelib.adapters.aws import timing
 from chalicelib.adapters.aws.messages import DynamoMessageStore
+from chalicelib.adapters.aws.slots import TenantSlots
 from chalicelib.adapters.aws.timer import AwsTimer
 from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
 from chalicelib.domain.model import Message, Status
@@ -25,6 +27,7 @@ from chalicelib.services.runner import DeliveryRunner
 log = logging.getLogger(__name__)
 
 Metric = Callable[[str, float], None]
+AT_CAP_DELAY_S = 2  # a message of a tenant at its cap is re-queued 2-4 s later
 
 
 class PoisonRecord(ValueError):
@@ -66,6 +69,8 @@ class DeliveryWorker:
     clock: Clock
     sleep: Callable[[float], None]
     metric: Metric
+    owner: str = "lambda"  # this container's name on its tenant slots
+    slots: TenantSlots | None = None  # the per-tenant cap on attempts in flight (None: no cap)
 
     def on_schedule(self, data: Any) -> str:
         """A Scheduler event (fired 31-150 s early by design): re-queue with the whole seconds left."""
@@ -88,6 +93,24 @@ class DeliveryWorker:
             return "requeued"
         if wait:
             self.sleep(wait / 1000)
+        now = self.clock.now_ms()
+        slot = None
+        holder = f"{self.owner}:{event.message_id}"
+        if self.slots is not None:
+            lease_until = now + self.runner.lease_ms
+            slot = self.slots.take(event.tenant_id, holder, now_ms=now, lease_until=lease_until)
+            if slot is None:  # the tenant has its cap in flight: free this invocation, try again shortly
+                delay = AT_CAP_DELAY_S + round(self.runner.jitter() * AT_CAP_DELAY_S)
+                self.timer.release_event(event.tenant_id, event.message_id, event.gen, due, delay)
+                self.metric("DeliveryDeferredAtTenantCap", 1)
+                return "deferred"
+        try:
+            return self._claim_and_deliver(event)
+        finally:
+            if slot is not None and self.slots is not None:
+                self.slots.give_back(event.tenant_id, slot, holder)
+
+    def _claim_and_deliver(self, event: TimerEvent) -> str:
         claimed = self.runner.claim(TimerRef(event.tenant_id, event.message_id, event.gen))
         if isinstance(claimed, Refused):
             return self._not_claimed(event, claimed.current, self.clock.now_ms())

@@ -27,6 +27,7 @@ from chalicelib.adapters.aws.dynamo import (
     values,
 )
 from chalicelib.adapters.aws.queries import MessageQueries
+from chalicelib.adapters.aws.quota import QuotaCounter
 from chalicelib.adapters.aws.stores import usage_update
 from chalicelib.domain.errors import ConcurrentUpdate, PartiallyStored, PayloadTooLarge, StorageUnavailable
 from chalicelib.domain.model import Attempt, Message, Status, UsageDelta, cancel_for_deleted_app
@@ -69,6 +70,7 @@ class DynamoMessageStore(MessageQueries):
         self._arm_horizon_ms = arm_horizon_ms
         self._metric = metric
         self._sleep = sleep
+        self._quota = QuotaCounter(client, usage_table, clock)
 
     @property
     def table(self) -> str:
@@ -78,9 +80,10 @@ class DynamoMessageStore(MessageQueries):
     # ---- create ----------------------------------------------------------------------------
 
     def insert_messages(
-        self, items: Sequence[NewMessage], usage: UsageDelta, *, idempotency_ttl_ms: int
+        self, items: Sequence[NewMessage], usage: UsageDelta, *, idempotency_ttl_ms: int, quota: int | None = None
     ) -> list[Inserted]:
-        """Store new messages in order; a key used within the TTL returns its earlier message.
+        """Store new messages in order; a key used within the TTL returns its earlier message. What is
+        stored is reserved from the quota first (see `quota`); what ends up not stored is given back.
 
         Items go in as few transactions as DynamoDB's limits allow (`_chunks`), each item whole in one
         of them. An item too large for any transaction is a `PayloadTooLarge` before anything is
@@ -89,11 +92,16 @@ class DynamoMessageStore(MessageQueries):
         for _ in range(MAX_REPLAY_ROUNDS):
             results.update(self._replays(items, results))
             pending = [(i, item) for i, item in enumerate(items) if i not in results]
+            reserved = self._quota.take(usage.tenant_id, usage.day, len(pending), quota)
+            stored = 0
             try:
                 for chunk, ops in self._chunks(pending, usage, idempotency_ttl_ms):
                     self._create(chunk, ops, results)
+                    stored += len(chunk)
             except ConditionFailed:  # another request took one of the keys meanwhile: replay it
                 continue
+            finally:
+                self._quota.give_back(usage.tenant_id, usage.day, reserved - stored)
             self._metric("MessagesScheduled", sum(1 for r in results.values() if r.created))
             return [results[i] for i in range(len(items))]
         raise ConcurrentUpdate("idempotency keys kept changing during the create; try again")
@@ -230,8 +238,27 @@ class DynamoMessageStore(MessageQueries):
         payload_json: str | None = None,
         attempt: Attempt | None = None,
         usage: UsageDelta | None = None,
+        quota: int | None = None,
     ) -> None:
-        """Compare-and-set on `gen`; payload, attempt and counters in the same transaction."""
+        """Compare-and-set on `gen`; payload, attempt and counters in the same transaction. A write that
+        schedules (`usage.scheduled`, a redrive) reserves from the quota first, and gives it back if it fails."""
+        reserved = 0 if usage is None else self._quota.take(usage.tenant_id, usage.day, usage.scheduled, quota)
+        try:
+            self._save(message, expected_gen=expected_gen, payload_json=payload_json, attempt=attempt, usage=usage)
+        except BaseException:
+            if usage is not None:
+                self._quota.give_back(usage.tenant_id, usage.day, reserved)
+            raise
+
+    def _save(
+        self,
+        message: Message,
+        *,
+        expected_gen: int,
+        payload_json: str | None,
+        attempt: Attempt | None,
+        usage: UsageDelta | None,
+    ) -> None:
         now = self._clock.now_ms()
         ops = [self._message_put(message, expected_gen, now)]
         refresh_ttl = message.status is Status.SCHEDULED and attempt is None

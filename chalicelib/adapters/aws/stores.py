@@ -13,7 +13,6 @@ from chalicelib.adapters.aws import codec
 from chalicelib.adapters.aws.dynamo import (
     ConditionFailed,
     Item,
-    batch_get,
     from_item,
     map_exceptions,
     query_pages,
@@ -211,6 +210,31 @@ class DynamoAppStore:
         with map_exceptions("apps"):
             self._client.put_item(TableName=self._table, Item=to_item(codec.app_item(app, headers, secrets)))
 
+    def create_app(self, app: App, *, max_apps: int | None) -> bool:
+        """Store a new app if the tenant has fewer than `max_apps` (a `COUNT` query of its partition just
+        before the put: concurrent creates of one tenant may pass together, by at most their number)."""
+        if max_apps is not None and self._count(app.tenant_id, stop_at=max_apps) >= max_apps:
+            return False
+        self.put_app(app)
+        return True
+
+    def _count(self, tenant_id: str, *, stop_at: int) -> int:
+        count = 0
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "tenantId = :tenant",
+            "ExpressionAttributeValues": values(tenant=tenant_id),
+            "Select": "COUNT",
+        }
+        while count < stop_at:
+            with map_exceptions("apps"):
+                response = self._client.query(**kwargs)
+            count += int(response.get("Count", 0))
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return count
+
     def get_app(self, tenant_id: str, app_id: str) -> App | None:
         """One app of a tenant, its values still sealed (the API function never opens them)."""
         item = self.app_item(tenant_id, app_id)
@@ -299,11 +323,6 @@ class DynamoUsageStore:
             for rows, _ in pages:
                 _add_rows(days, rows)
         return [days[day] for day in sorted(days)]
-
-    def scheduled_on(self, tenant_id: str, day: str) -> int:
-        """Messages the tenant scheduled on `day` (all shards, one batch read)."""
-        keys = [{"pk": f"{tenant_id}#{shard}", "day": day} for shard in range(codec.USAGE_SHARDS)]
-        return sum(int(row.get("scheduled", 0)) for row in batch_get(self._client, self._table, keys))
 
 
 def _add_rows(days: dict[str, UsageDay], rows: Iterable[Item]) -> None:

@@ -22,10 +22,11 @@ from chalicelib.adapters.aws.cleanup import Cleanup
 from chalicelib.adapters.aws.config import AwsConfig, aws_config_from_env
 from chalicelib.adapters.aws.delivery import DeliveryWorker
 from chalicelib.adapters.aws.deliveryqueue import DynamoDeliveryQueue
-from chalicelib.adapters.aws.limiter import DynamoQuotaLimiter
+from chalicelib.adapters.aws.limiter import GatewayRateLimits
 from chalicelib.adapters.aws.messages import DynamoMessageStore
 from chalicelib.adapters.aws.provisioning import Provisioner, ProvisioningTenantStore
 from chalicelib.adapters.aws.sealing import Sealer
+from chalicelib.adapters.aws.slots import TenantSlots
 from chalicelib.adapters.aws.stores import DynamoAppStore, DynamoKeyStore, DynamoTenantStore, DynamoUsageStore
 from chalicelib.adapters.aws.timer import AwsTimer
 from chalicelib.clock import SystemClock
@@ -165,7 +166,7 @@ class AwsRuntime:
             deliveries=self.deliveries,
             usage=self.usage,
             timer=self.timer,
-            limiter=DynamoQuotaLimiter(self.settings, self.usage.scheduled_on),
+            limiter=GatewayRateLimits(),
             clock=self.clock,
             settings=self.settings,
             jitter=self.jitter,
@@ -179,8 +180,13 @@ class AwsRuntime:
             messages=self.messages,
             apps=self.apps,
             apps_table=self.config.table(tables.APPS),
-            owner=f"lambda-{uuid.uuid4().hex[:12]}",
+            owner=self.owner,
         )
+
+    @functools.cached_property
+    def owner(self) -> str:
+        """This container's name on its leases and tenant slots."""
+        return f"lambda-{uuid.uuid4().hex[:12]}"
 
     @functools.cached_property
     def runner(self) -> DeliveryRunner:
@@ -198,6 +204,10 @@ class AwsRuntime:
             clock=self.clock,
             sleep=self.sleep,
             metric=self.metric,
+            owner=self.owner,
+            slots=TenantSlots(
+                self.clients.get("dynamodb"), self.config.table(tables.USAGE), self.settings.per_tenant_concurrency
+            ),
         )
 
     def _send_once(self, request: DeliveryRequest) -> AttemptOutcome:
