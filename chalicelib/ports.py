@@ -14,16 +14,21 @@ Rules every adapter keeps (the conformance suite in tests/contract checks them):
   `complete` writes a result only if the message is still at the claimed `gen` (else it is stale:
   nothing of it is written, not the attempt, not the counters); `take_back_expired` puts messages
   whose lease ran out back to `scheduled` at the next `gen`, so a late result of theirs is stale.
+- `ScheduleStore.record_runs` writes each item all or nothing: its run messages (idempotent by key, as
+  `insert_messages`), their `usage` within `quota`, and the schedule's new bookkeeping, only while the
+  stored schedule is still at the item's `version` and `expected_next_run_at` (see `ScheduleStore`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from chalicelib.domain.errors import SchedulerError
 from chalicelib.domain.model import ApiKey, App, Attempt, Message, Page, Status, Tenant, UsageDay, UsageDelta
+from chalicelib.domain.recurrence import Schedule
 
 
 class Clock(Protocol):
@@ -120,6 +125,7 @@ class MessageQuery:
     status: Status | None = None
     send_after: int | None = None
     send_before: int | None = None
+    schedule_id: str | None = None  # only the runs of this recurring schedule
 
 
 class MessageStore(Protocol):
@@ -288,4 +294,78 @@ class DeliveryQueue(Protocol):
     def take_back_expired(self, now_ms: int, *, limit: int) -> list[Message]:
         """Put up to `limit` messages whose lease expired by `now_ms` back to `scheduled`, due at once;
         returns them as stored now (to re-arm)."""
+        ...
+
+
+# ---- recurring schedules ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRuns:
+    """One schedule's runs to record: the run messages (each with its `run_key` idempotency key) and
+    the schedule's bookkeeping after them (`next_run_at`, `last_run_at`, counts; same `version`)."""
+
+    schedule: Schedule
+    expected_next_run_at: int | None
+    runs: Sequence[NewMessage]
+    usage: UsageDelta
+    quota: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunsRecorded:
+    """What `record_runs` did with one item: `inserted` (one per run, `created=False` for a run whose
+    key was already stored) or `error` (`ConcurrentUpdate`, `QuotaExceeded`) with nothing written."""
+
+    schedule_id: str
+    inserted: list[Inserted] = field(default_factory=list)
+    error: SchedulerError | None = None
+
+
+class ScheduleStore(Protocol):
+    """Recurring schedules, and the dispatcher's claim on their runs.
+
+    A caller's change (`update_schedule`) is a compare-and-set on `version`; the dispatcher's
+    (`record_runs`) is a compare-and-set on (`version`, `next_run_at`) and keeps `version`, so a
+    run never makes a caller's etag stale and a caller's change is never overwritten by a run.
+    A run is created once per (schedule, run instant): its message carries the idempotency key
+    `recurrence.run_key(schedule id, run instant)`, and a key already stored yields its message.
+    """
+
+    def create_schedule(self, schedule: Schedule, *, max_schedules: int | None) -> bool:
+        """Store a new schedule unless its tenant has `max_schedules` already (then False, nothing stored)."""
+        ...
+
+    def get_schedule(self, tenant_id: str, schedule_id: str) -> Schedule | None:
+        """One schedule of a tenant."""
+        ...
+
+    def list_schedules(self, tenant_id: str, *, cursor: str | None, limit: int) -> Page[Schedule]:
+        """A tenant's schedules by id."""
+        ...
+
+    def count_schedules(self, tenant_id: str) -> int:
+        """How many schedules the tenant has (active and paused)."""
+        ...
+
+    def update_schedule(self, schedule: Schedule, *, expected_version: int) -> None:
+        """Replace a schedule if the stored `version` is still `expected_version`, else `ConcurrentUpdate`
+        (a missing schedule is `ConcurrentUpdate` too)."""
+        ...
+
+    def delete_schedule(self, tenant_id: str, schedule_id: str) -> bool:
+        """Delete a schedule; False when the tenant has no such schedule. Its run messages stay."""
+        ...
+
+    def due_schedules(self, until_ms: int, *, limit: int) -> list[Schedule]:
+        """Up to `limit` active schedules whose `next_run_at <= until_ms`, earliest first, all tenants
+        (for backends whose store is also the schedule timer; others may return [])."""
+        ...
+
+    def next_run_at(self) -> int | None:
+        """The earliest `next_run_at` of any active schedule (None: none, or no such index)."""
+        ...
+
+    def record_runs(self, items: Sequence[ScheduleRuns], *, idempotency_ttl_ms: int) -> list[RunsRecorded]:
+        """Record each item on its own, all or nothing (see the class docstring); results in order."""
         ...

@@ -52,7 +52,8 @@ class Scope(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class Plan:
     """A usage tier: requests per second, burst, messages per UTC day, and caps on what a tenant
-    stores: apps, headers per app, bytes of headers per app (None = no limit)."""
+    stores: apps, headers per app, bytes of headers per app, recurring schedules and how often they
+    may run (None = no limit)."""
 
     name: str
     rate_per_s: float | None
@@ -61,6 +62,8 @@ class Plan:
     max_apps: int | None = None
     max_headers: int | None = None
     max_header_bytes: int | None = None
+    max_schedules: int | None = None
+    min_interval_s: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +158,7 @@ class Message:
     delivered_at: int | None = None
     failure_reason: FailureReason | None = None
     idempotency_key: str | None = None
+    schedule_id: str | None = None  # the recurring schedule this message is a run of
 
     @property
     def etag(self) -> str:

@@ -13,6 +13,7 @@ from chalicelib.ports import (
     KeyStore,
     Limiter,
     MessageStore,
+    ScheduleStore,
     TenantStore,
     Timer,
     UsageStore,
@@ -34,4 +35,5 @@ class Context:
     limiter: Limiter
     clock: Clock
     settings: Settings
+    schedules: ScheduleStore | None = None  # None: this adapter set has no recurring schedules yet
     jitter: Callable[[], float] = field(default=random.random)
