@@ -369,3 +369,17 @@ class ScheduleStore(Protocol):
     def record_runs(self, items: Sequence[ScheduleRuns], *, idempotency_ttl_ms: int) -> list[RunsRecorded]:
         """Record each item on its own, all or nothing (see the class docstring); results in order."""
         ...
+
+
+class ScheduleTimer(Protocol):
+    """Makes a schedule's runs fire. Locally the schedule store is the timer and this wakes the engine;
+    on AWS it keeps one native EventBridge Scheduler schedule per recurring schedule."""
+
+    def schedule_changed(self, schedule: Schedule) -> None:
+        """The schedule was created or changed (recurrence, window, pause, resume) and is stored: its runs
+        fire from `next_run_at` on, none while it is paused or when `next_run_at` is None."""
+        ...
+
+    def schedule_deleted(self, schedule: Schedule) -> None:
+        """The schedule was deleted: no more runs (a late one finds no schedule and creates nothing)."""
+        ...

@@ -20,9 +20,10 @@ from chalicelib.domain.errors import StorageUnavailable
 from scheduler_local.fairness import SYSTEM_LANE, FairSemaphore
 
 # 2: messages.lease_until, apps.retry_policy; 3: attempts carry a per-tenant sequence (`tenant_seq`, the
-# feed's cursor) and the due index also covers tenant and app. Each step is detected by what the file lacks,
-# so a file of schema 1 or 2 is brought to 3 when opened.
-SCHEMA_VERSION = 3
+# feed's cursor) and the due index also covers tenant and app; 4: recurring schedules (table `schedules`) and
+# messages.schedule_id (the schedule a message is a run of). Each step is detected by what the file lacks,
+# so a file of schema 1, 2 or 3 is brought to 4 when opened.
+SCHEMA_VERSION = 4
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tenants (
@@ -42,7 +43,7 @@ CREATE TABLE IF NOT EXISTS messages (
     max_attempts INTEGER NOT NULL, gen INTEGER NOT NULL, attempts INTEGER NOT NULL,
     attempts_base INTEGER NOT NULL, not_after INTEGER, first_attempt_at INTEGER,
     delivered_at INTEGER, failure_reason TEXT, idempotency_key TEXT,
-    lease_owner TEXT, finished_at INTEGER, lease_until INTEGER);
+    lease_owner TEXT, finished_at INTEGER, lease_until INTEGER, schedule_id TEXT);
 CREATE INDEX IF NOT EXISTS messages_due_by_owner ON messages (due_at, tenant_id, app_id) WHERE status = 'scheduled';
 CREATE INDEX IF NOT EXISTS messages_leased ON messages (lease_owner) WHERE status = 'delivering';
 CREATE INDEX IF NOT EXISTS messages_finished ON messages (finished_at) WHERE finished_at IS NOT NULL;
@@ -50,6 +51,8 @@ CREATE INDEX IF NOT EXISTS messages_by_send ON messages (tenant_id, send_at, id)
 CREATE INDEX IF NOT EXISTS messages_by_app ON messages (tenant_id, app_id, send_at, id);
 CREATE INDEX IF NOT EXISTS messages_by_status ON messages (tenant_id, status, send_at, id);
 CREATE INDEX IF NOT EXISTS messages_by_app_status ON messages (tenant_id, app_id, status, send_at, id);
+CREATE INDEX IF NOT EXISTS messages_by_schedule ON messages (tenant_id, schedule_id, send_at, id)
+    WHERE schedule_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS payloads (message_rowid INTEGER PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS idempotency (
     tenant_id TEXT NOT NULL, key TEXT NOT NULL, message_id TEXT NOT NULL, request_hash TEXT,
@@ -67,6 +70,13 @@ CREATE TABLE IF NOT EXISTS usage (
     tenant_id TEXT NOT NULL, day TEXT NOT NULL, scheduled INTEGER NOT NULL DEFAULT 0,
     delivered INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant_id, day)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS schedules (
+    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, app_id TEXT NOT NULL, payload TEXT NOT NULL, cron TEXT,
+    every_ms INTEGER, anchor_ms INTEGER NOT NULL, timezone TEXT NOT NULL, missed_runs TEXT NOT NULL,
+    state TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, next_run_at INTEGER,
+    start_at INTEGER, end_at INTEGER, last_run_at INTEGER, skipped_count INTEGER NOT NULL, version INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS schedules_by_tenant ON schedules (tenant_id, id);
+CREATE INDEX IF NOT EXISTS schedules_due ON schedules (next_run_at) WHERE state = 'active' AND next_run_at IS NOT NULL;
 """
 
 
@@ -82,7 +92,7 @@ class Database:
         self._connections_lock = threading.Lock()
 
     def migrate(self) -> None:
-        """Create or upgrade the schema (from 1 or 2 to 3); refuses a file written by a newer version."""
+        """Create or upgrade the schema (from 1, 2 or 3 to 4); refuses a file written by a newer version."""
         with self.write() as conn:
             if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
                 row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -90,10 +100,9 @@ class Database:
                 if found > SCHEMA_VERSION:
                     raise RuntimeError(f"{self.path} has schema {found}; this version reads up to {SCHEMA_VERSION}")
             for table, column in (("messages", "lease_until INTEGER"), ("apps", "retry_policy TEXT")):
-                columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-                if columns and column.split()[0] not in columns:
-                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")  # schema 1 -> 2
+                _add_column(conn, table, column)  # schema 1 -> 2
             _number_attempts_per_tenant(conn)  # schema 2 -> 3
+            _add_column(conn, "messages", "schedule_id TEXT")  # schema 3 -> 4 (the table: SCHEMA below)
         with self._write_lock.hold(SYSTEM_LANE), _storage_errors():
             self.connection().executescript(SCHEMA)
             # the older due index, replaced by one that also covers tenant and app (fair claims skip by them)
@@ -150,6 +159,13 @@ class Database:
                     conn.close()
             self._connections.clear()
         self._local = threading.local()
+
+
+def _add_column(conn: sqlite3.Connection, table: str, column: str) -> None:
+    """Add `column` (name and type) to `table` if the table exists without it."""
+    columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    if columns and column.split(maxsplit=1)[0] not in columns:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
 
 
 def _number_attempts_per_tenant(conn: sqlite3.Connection) -> None:

@@ -22,6 +22,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from chalicelib.delivery import HttpSender
 from chalicelib.ports import Clock, Completion, Lease
@@ -38,6 +39,15 @@ PURGE_CHUNK = 1_000
 WRITE_RETRY_MAX_S = 5.0
 
 
+class Hook(Protocol):
+    """Work the dispatcher thread also does on each turn (recurring schedules' runs): called with now,
+    returns when it has work next (None: nothing planned), which the dispatcher's sleep honours."""
+
+    def __call__(self, now_ms: int) -> int | None:
+        """Do what is due; the next time to be called."""
+        ...
+
+
 class Engine:
     """Delivers due messages of the SQLite store on time; see the module docstring."""
 
@@ -50,6 +60,7 @@ class Engine:
         *,
         per_app: int,
         retention_ms: int,
+        hook: Hook | None = None,
     ) -> None:
         self._runner = runner
         self._queue = due_queue  # for housekeeping; deliveries go through the runner
@@ -57,6 +68,7 @@ class Engine:
         self._clock = clock
         self._per_app = per_app
         self._retention_ms = retention_ms
+        self._hook = hook
         self._cv = threading.Condition()
         self._sleep_until: int | None = None  # None while the dispatcher is awake
         self._woken = False
@@ -128,11 +140,12 @@ class Engine:
             now = self._clock.now_ms()
             try:
                 self._housekeep(now)
+                hook_due = None if self._hook is None else self._hook(now)
                 leases = self._runner.claim_due()
                 if leases:
                     self._loop.call_soon_threadsafe(self._launch, leases)
                     continue
-                next_due = self._runner.next_due()
+                next_due = _earliest(self._runner.next_due(), hook_due)
             except Exception:  # storage trouble: log, back off briefly, try again
                 log.exception("dispatcher step failed")
                 next_due = now + 1000
@@ -258,3 +271,7 @@ class Engine:
                     return None
                 time.sleep(pause_s)
                 pause_s = min(pause_s * 2, WRITE_RETRY_MAX_S)
+
+
+def _earliest(first: int | None, second: int | None) -> int | None:
+    return second if first is None else first if second is None else min(first, second)

@@ -16,15 +16,15 @@ from scheduler_local.stores import add_usage
 
 COLUMNS = (
     "id, tenant_id, app_id, status, send_at, due_at, created_at, max_attempts, gen, attempts,"
-    " attempts_base, not_after, first_attempt_at, delivered_at, failure_reason, idempotency_key"
+    " attempts_base, not_after, first_attempt_at, delivered_at, failure_reason, idempotency_key, schedule_id"
 )
 _ATTEMPT_COLUMNS = "message_id, tenant_id, app_id, n, started_at, duration_ms, status_code, error, snippet"
 TRANSACTION_BYTES = 256 * 1024  # payload per create transaction: a turn of the write lock stays short
-_INSERT = f"INSERT INTO messages ({COLUMNS}) VALUES ({', '.join('?' * 16)})"
+_INSERT = f"INSERT INTO messages ({COLUMNS}) VALUES ({', '.join('?' * 17)})"
 
 
 def message_from_row(row: Sequence) -> Message:
-    """A `Message` from the first 16 columns of `COLUMNS`."""
+    """A `Message` from the first 17 columns of `COLUMNS`."""
     reason = row[14]
     return Message(
         id=row[0],
@@ -43,11 +43,12 @@ def message_from_row(row: Sequence) -> Message:
         delivered_at=row[13],
         failure_reason=None if reason is None else FailureReason(reason),
         idempotency_key=row[15],
+        schedule_id=row[16],
     )
 
 
 def message_values(message: Message) -> tuple:
-    """The 16 values of `COLUMNS` for a message."""
+    """The 17 values of `COLUMNS` for a message."""
     return (
         message.id,
         message.tenant_id,
@@ -65,6 +66,7 @@ def message_values(message: Message) -> tuple:
         message.delivered_at,
         None if message.failure_reason is None else message.failure_reason.value,
         message.idempotency_key,
+        message.schedule_id,
     )
 
 
@@ -99,7 +101,7 @@ class SqliteMessageStore:
         results: list[Inserted] = []
         for index, chunk in enumerate(chunks):
             with self._db.write(usage.tenant_id) as conn:
-                stored = [self._insert_one(conn, item, idempotency_ttl_ms) for item in chunk]
+                stored = [self.insert_one(conn, item, idempotency_ttl_ms) for item in chunk]
                 created = sum(1 for result in stored if result.created)
                 if index == 0:
                     reserved = created + sum(len(later) for later in chunks[1:])
@@ -122,7 +124,9 @@ class SqliteMessageStore:
         if used + delta.scheduled > quota:
             raise quota_exceeded(quota, used, self._clock.now_ms())
 
-    def _insert_one(self, conn: sqlite3.Connection, item: NewMessage, ttl_ms: int) -> Inserted:
+    def insert_one(self, conn: sqlite3.Connection, item: NewMessage, ttl_ms: int) -> Inserted:
+        """Store one message inside the caller's transaction, or find its idempotency key's earlier message
+        (counters are the caller's)."""
         message = item.message
         key = message.idempotency_key
         if key is not None:
@@ -175,6 +179,9 @@ class SqliteMessageStore:
         if query.app_id is not None:
             where.append("app_id = ?")
             args.append(query.app_id)
+        if query.schedule_id is not None:
+            where.append("schedule_id = ?")
+            args.append(query.schedule_id)
         if query.status is not None:
             where.append("status = ?")
             args.append(query.status.value)

@@ -30,6 +30,8 @@ from scheduler_local.deliveryqueue import SqliteDeliveryQueue
 from scheduler_local.engine import Engine
 from scheduler_local.limiter import LocalLimiter
 from scheduler_local.messages import SqliteMessageStore
+from scheduler_local.schedules import SqliteScheduleStore
+from scheduler_local.schedules_dispatch import LocalScheduleTimer, ScheduleDispatcher
 from scheduler_local.stores import SqliteAppStore, SqliteKeyStore, SqliteTenantStore, SqliteUsageStore
 from scheduler_local.timer import LocalTimer
 
@@ -58,12 +60,15 @@ class LocalRuntime:
     engine: Engine
     timer: LocalTimer
     lock_file: IO[str]
+    schedule_timer: LocalScheduleTimer = field(default_factory=LocalScheduleTimer)
+    dispatcher: ScheduleDispatcher | None = None
     started: bool = field(default=False)
 
     def start(self) -> int:
         """Start delivering; returns how many leases of an earlier run were taken back."""
         recovered = self.engine.start()
         self.timer.attach(self.engine)
+        self.schedule_timer.attach(self.dispatcher, self.engine)
         self.started = True
         return recovered
 
@@ -71,6 +76,7 @@ class LocalRuntime:
         """Stop the engine (if started), close the database and release the lock."""
         if self.started:
             self.timer.attach(None)
+            self.schedule_timer.attach(None, None)
             self.engine.stop()
             self.started = False
         self.db.close()
@@ -96,18 +102,23 @@ def build_local_runtime(settings: Settings, *, clock: Clock | None = None) -> Lo
     apps = SqliteAppStore(db)
     timer = LocalTimer()
     due_queue = SqliteDeliveryQueue(db, apps, clock, run_id=uuid.uuid4().hex)
+    messages = SqliteMessageStore(db, clock)
+    schedule_timer = LocalScheduleTimer()
     context = Context(
         tenants=SqliteTenantStore(db),
         keys=SqliteKeyStore(db),
         apps=apps,
-        messages=SqliteMessageStore(db, clock),
+        messages=messages,
         deliveries=due_queue,
         usage=usage,
         timer=timer,
         limiter=LocalLimiter(settings),
         clock=clock,
         settings=settings,
+        schedules=SqliteScheduleStore(db, messages, clock),
+        schedule_timer=schedule_timer,
     )
+    dispatcher = ScheduleDispatcher(context)
     runner = DeliveryRunner(
         due_queue,
         clock,
@@ -132,8 +143,9 @@ def build_local_runtime(settings: Settings, *, clock: Clock | None = None) -> Lo
         clock,
         per_app=settings.per_app_concurrency,
         retention_ms=settings.retention_days * 86_400_000,
+        hook=dispatcher,
     )
-    return LocalRuntime(context, db, runner, engine, timer, lock_file)
+    return LocalRuntime(context, db, runner, engine, timer, lock_file, schedule_timer, dispatcher)
 
 
 def build_runtime(settings: Settings) -> LocalRuntime:

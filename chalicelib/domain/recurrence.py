@@ -29,7 +29,7 @@ from cronsim import CronSim, CronSimError
 from chalicelib.domain.errors import InvalidInput, PlanLimit
 from chalicelib.domain.times import format_ms, to_ms
 
-SCHEDULE_PREFIX = "sch"
+SCHEDULE_PREFIX = "sch_"
 RUN_KEY_PREFIX = "schedule:"  # idempotency keys of runs: schedule:{id}:{run instant in ms}
 MAX_CATCH_UP_RUNS = 100  # missedRuns=all creates at most this many (the latest) missed runs
 MAX_EVERY_MS = 366 * 86_400_000
@@ -93,8 +93,7 @@ class Schedule:
     next_run_at: int | None  # None: no run left (past endAt), or paused
     start_at: int | None = None
     end_at: int | None = None
-    last_run_at: int | None = None
-    run_count: int = 0
+    last_run_at: int | None = None  # the latest run time created (or skipped) so far
     skipped_count: int = 0  # runs not created: skipped after downtime, over quota, app deleted
     version: int = 1
 
@@ -132,24 +131,27 @@ def run_key(schedule_id: str, run_at_ms: int) -> str:
     return f"{RUN_KEY_PREFIX}{schedule_id}:{run_at_ms}"
 
 
-def next_run(schedule: Schedule, after_ms: int) -> int | None:
-    """The first run strictly after `after_ms` inside [startAt, endAt], or None when none is left."""
+def iter_runs(schedule: Schedule, after_ms: int) -> Iterator[int]:
+    """Run instants strictly after `after_ms` inside [startAt, endAt], in order."""
     floor = after_ms if schedule.start_at is None else max(after_ms, schedule.start_at - 1)
     for run_at in schedule.recurrence.runs_after(floor):
-        return None if schedule.end_at is not None and run_at > schedule.end_at else run_at
-    return None
+        if schedule.end_at is not None and run_at > schedule.end_at:
+            return
+        yield run_at
+
+
+def next_run(schedule: Schedule, after_ms: int) -> int | None:
+    """The first run strictly after `after_ms` inside [startAt, endAt], or None when none is left."""
+    return next(iter_runs(schedule, after_ms), None)
 
 
 def runs_between(schedule: Schedule, after_ms: int, until_ms: int, *, limit: int) -> list[int]:
     """Up to `limit` runs in (after_ms, until_ms], oldest first (the window's start/end applied)."""
     runs: list[int] = []
-    at = after_ms
-    while len(runs) < limit:
-        found = next_run(schedule, at)
-        if found is None or found > until_ms:
+    for run_at in iter_runs(schedule, after_ms):
+        if run_at > until_ms or len(runs) >= limit:
             break
-        runs.append(found)
-        at = found
+        runs.append(run_at)
     return runs
 
 

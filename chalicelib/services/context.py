@@ -14,6 +14,7 @@ from chalicelib.ports import (
     Limiter,
     MessageStore,
     ScheduleStore,
+    ScheduleTimer,
     TenantStore,
     Timer,
     UsageStore,
@@ -36,4 +37,5 @@ class Context:
     clock: Clock
     settings: Settings
     schedules: ScheduleStore | None = None  # None: this adapter set has no recurring schedules yet
+    schedule_timer: ScheduleTimer | None = None
     jitter: Callable[[], float] = field(default=random.random)

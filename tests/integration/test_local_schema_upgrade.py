@@ -1,6 +1,7 @@
 """A data directory written by an older version opens in this one: schema 1 (before leases and retry
-policies) and 2 (leases and retry policies, attempts numbered globally) are both brought to 3 in place,
-with nothing lost; a file of a newer schema is refused untouched."""
+policies), 2 (leases and retry policies, attempts numbered globally) and 3 (attempts numbered per tenant,
+before recurring schedules) are all brought to 4 in place, with nothing lost; a file of a newer schema is
+refused untouched."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.clock import SystemClock
 from scheduler_local.db import SCHEMA_VERSION, Database
+from scheduler_local.messages import SqliteMessageStore
 
 MESSAGES = """
 CREATE TABLE messages (
@@ -47,10 +50,15 @@ def old_file(path: Path, version: int) -> None:
                 " VALUES (?, 'app', 'msg', 1, 0, 0, '')",
                 (tenant,),
             )
+        if version >= 3:
+            conn.execute("ALTER TABLE attempts ADD COLUMN tenant_seq INTEGER NOT NULL DEFAULT 0")
+            conn.execute("UPDATE attempts SET tenant_seq = CASE seq WHEN 3 THEN 2 ELSE 1 END")
+            conn.execute("CREATE TABLE attempt_counters (tenant_id TEXT PRIMARY KEY, last INTEGER NOT NULL)")
+            conn.execute("INSERT INTO attempt_counters VALUES ('ten_a', 2), ('ten_b', 1)")
     conn.close()
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_an_older_file_is_brought_to_the_current_schema(tmp_path: Path, version: int) -> None:
     path = tmp_path / "old.db"
     old_file(path, version)
@@ -67,6 +75,12 @@ def test_an_older_file_is_brought_to_the_current_schema(tmp_path: Path, version:
         assert numbered == [("ten_a", 1), ("ten_b", 1), ("ten_a", 2)]
         indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "messages_due_by_owner" in indexes and "messages_due" not in indexes
+        assert {"messages_by_schedule", "schedules_due"} <= indexes
+        assert conn.execute("SELECT schedule_id FROM messages").fetchall() == [(None,)]
+        assert conn.execute("SELECT count(*) FROM schedules").fetchone() == (0,)
+    store = SqliteMessageStore(db, SystemClock())
+    message = store.get_message("ten_a", "msg_1")
+    assert message is not None and (message.status.value, message.schedule_id) == ("scheduled", None)
     db.close()
 
 
