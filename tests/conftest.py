@@ -28,6 +28,7 @@ from tests.support.doubles import SettableClock, observed
 OPERATOR_KEY = "op_" + "x" * 40
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 _MODEL_TIMESTAMPS = ("createdAt", "sendAt", "nextAttemptAt", "deliveredAt", "notAfter", "startedAt")
+_MODEL_TIMESTAMPS += ("startAt", "endAt", "nextRunAt", "lastRunAt", "updatedAt")  # recurring schedules
 
 
 @pytest.fixture
@@ -145,9 +146,10 @@ def check_contract(method: str, path: str, response: HTTPResponse) -> None:
             else:
                 check_model(op.result, item)
     else:
-        expected = {"days": {"items", "from", "to", "plan"}, "feed": {"items", "nextCursor", "resumeCursor"}}.get(
-            op.shape, {"items", "nextCursor"}
-        )
+        expected = {
+            "days": {"items", "from", "to", "plan", "schedules"},
+            "feed": {"items", "nextCursor", "resumeCursor"},
+        }.get(op.shape, {"items", "nextCursor"})
         assert set(body) == expected, body
         if op.shape == "days":
             check_model(schemas.PlanOut, body["plan"])

@@ -13,6 +13,7 @@ from chalicelib.api import (
     routes_keys,
     routes_messages,
     routes_meta,
+    routes_schedules,
     routes_tenants,
     routes_usage,
 )
@@ -23,6 +24,7 @@ BLUEPRINTS = (
     routes_keys.bp,
     routes_apps.bp,
     routes_messages.bp,
+    routes_schedules.bp,
     routes_usage.bp,
 )
 

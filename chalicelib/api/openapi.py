@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from chalicelib.domain import schedule_schemas as r
 from chalicelib.domain import schemas as s
 from chalicelib.domain.model import Status
 
@@ -72,7 +73,7 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("POST /messages/batch", "send", "createMessages", "Schedule 1-100 messages", body=s.MessageBatch,
         result=s.MessageOut, shape="batch", errors=(413,)),
     _op("GET /messages", "read", "listMessages", "List messages by sendAt, then id", result=s.MessageOut,
-        shape="list", query=("appId", "status", "sendAfter", "sendBefore", *_LIST)),
+        shape="list", query=("appId", "status", "sendAfter", "sendBefore", "scheduleId", *_LIST)),
     _op("GET /messages/{id}", "read", "getMessage", "One message, with its payload", result=s.MessageOut),
     _op("PATCH /messages/{id}", "send", "changeMessage", "Change sendAt or delaySeconds, and payload",
         body=s.MessagePatch,
@@ -86,6 +87,20 @@ OPERATIONS: tuple[Operation, ...] = (
         shape="feed", query=("appId", "after", "limit")),
     _op("GET /usage", "read", "getUsage", "Counters per UTC day", result=s.UsageOut, shape="days",
         query=("from", "to")),
+    # recurring schedules: each run is a message (GET /messages?scheduleId=)
+    _op("POST /schedules", "send", "createSchedule", "Create a recurring schedule (cron or every, in a time zone)",
+        status=201, body=r.ScheduleCreate, result=r.ScheduleOut, errors=(413,)),
+    _op("GET /schedules", "read", "listSchedules", "List recurring schedules by id", result=r.ScheduleOut,
+        shape="list", query=_LIST),
+    _op("GET /schedules/{id}", "read", "getSchedule", "One recurring schedule, with its payload",
+        result=r.ScheduleOut),
+    _op("PATCH /schedules/{id}", "send", "changeSchedule", "Change a recurring schedule", body=r.SchedulePatch,
+        result=r.ScheduleOut, headers=("If-Match",), errors=(409, 413, 428)),
+    _op("DELETE /schedules/{id}", "send", "deleteSchedule", "Delete a recurring schedule", shape="empty"),
+    _op("POST /schedules/{id}/pause", "send", "pauseSchedule", "Pause: no runs until resumed",
+        result=r.ScheduleOut),
+    _op("POST /schedules/{id}/resume", "send", "resumeSchedule", "Resume from the next run time after now",
+        result=r.ScheduleOut),
 )  # fmt: skip
 
 _QUERY: dict[str, dict[str, Any]] = {
@@ -99,6 +114,7 @@ _QUERY: dict[str, dict[str, Any]] = {
     "status": {"type": "string", "enum": [status.value for status in Status]},
     "sendAfter": {"type": "string", "format": "date-time", "description": "sendAt at or after (inclusive)"},
     "sendBefore": {"type": "string", "format": "date-time", "description": "sendAt at or before (inclusive)"},
+    "scheduleId": {"type": "string", "description": "only the runs of this recurring schedule"},
     "from": {
         "type": "string",
         "format": "date",
@@ -119,7 +135,7 @@ _HEADERS: dict[str, dict[str, Any]] = {
         "name": "If-Match",
         "required": True,
         "schema": {"type": "string"},
-        "description": "the message's current etag, or *; otherwise 409 (428 without the header)",
+        "description": "the current etag (of the message or schedule), or *; otherwise 409 (428 without the header)",
     },
 }
 _ERRORS = {
@@ -142,6 +158,8 @@ _REQUEST_MODELS = (
     s.MessageBatch,
     s.MessagePatch,
     s.Redrive,
+    r.ScheduleCreate,
+    r.SchedulePatch,
 )
 _RESPONSE_MODELS = (
     s.TenantOut,
@@ -153,6 +171,7 @@ _RESPONSE_MODELS = (
     s.UsageOut,
     s.PlanOut,
     s.ErrorResponse,
+    r.ScheduleOut,
 )
 
 
@@ -253,7 +272,8 @@ def _result(op: Operation, ref: Any) -> dict[str, Any]:
     }
     if op.shape == "days":  # the one list without a cursor: the period it covers and the plan instead
         day = {"type": "string", "format": "date"}
-        listing["properties"] |= {"from": day, "to": day, "plan": ref(s.PlanOut, "serialization")}
+        in_use = {"type": ["integer", "null"], "description": "recurring schedules the tenant has"}
+        listing["properties"] |= {"from": day, "to": day, "plan": ref(s.PlanOut, "serialization"), "schedules": in_use}
         listing["required"] += ["from", "to", "plan"]
     else:
         listing["properties"]["nextCursor"] = {"type": ["string", "null"]}

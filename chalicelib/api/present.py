@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from chalice.app import Response
 
 from chalicelib.domain.model import ApiKey, App, Attempt, Message, Page, Plan, Principal, Tenant, UsageDay
+from chalicelib.domain.recurrence import Schedule, format_every
 from chalicelib.domain.times import format_ms, format_optional
 from chalicelib.services.usage import Usage
 
@@ -94,6 +95,32 @@ def message(value: Message, payload: Any = NO_PAYLOAD) -> dict[str, Any]:
         "notAfter": format_optional(value.not_after),
         "etag": value.etag,
     }
+    if value.schedule_id is not None:  # only on the runs of a recurring schedule
+        out["scheduleId"] = value.schedule_id
+    if payload is not NO_PAYLOAD:
+        out["payload"] = payload
+    return out
+
+
+def schedule(value: Schedule, payload: Any = NO_PAYLOAD) -> dict[str, Any]:
+    """A recurring schedule; its payload only when given (create, change, the single GET)."""
+    out: dict[str, Any] = {
+        "id": value.id,
+        "appId": value.app_id,
+        "cron": value.cron,
+        "every": None if value.every_ms is None else format_every(value.every_ms),
+        "timezone": value.timezone,
+        "startAt": format_optional(value.start_at),
+        "endAt": format_optional(value.end_at),
+        "missedRuns": value.missed_runs.value,
+        "state": value.state.value,
+        "nextRunAt": format_optional(value.next_run_at),
+        "lastRunAt": format_optional(value.last_run_at),
+        "skippedCount": value.skipped_count,
+        "createdAt": format_ms(value.created_at),
+        "updatedAt": format_ms(value.updated_at),
+        "etag": value.etag,
+    }
     if payload is not NO_PAYLOAD:
         out["payload"] = payload
     return out
@@ -131,6 +158,7 @@ def usage(value: Usage) -> dict[str, Any]:
         "from": value.first_day,
         "to": value.last_day,
         "plan": plan_limits(value.plan, name=value.plan_name),
+        "schedules": value.schedules,
     }
 
 
@@ -144,6 +172,8 @@ def plan_limits(value: Plan, *, name: str | None = None) -> dict[str, Any]:
         "maxApps": value.max_apps,
         "maxHeadersPerApp": value.max_headers,
         "maxHeaderBytesPerApp": value.max_header_bytes,
+        "maxSchedules": value.max_schedules,
+        "minIntervalSeconds": value.min_interval_s,
     }
 
 

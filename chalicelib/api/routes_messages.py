@@ -66,13 +66,14 @@ def _batch_item(outcome: Inserted | SchedulerError) -> dict[str, Any]:
 @bp.route("/messages", methods=["GET"])
 @guard.secured(Scope.READ)
 def list_messages(call: Call) -> Response:
-    """Messages by `sendAt`, then id; filters `appId`, `status`, `sendAfter`, `sendBefore`."""
+    """Messages by `sendAt`, then id; filters `appId`, `status`, `sendAfter`, `sendBefore`, `scheduleId`."""
     query = params(call.request)
     filters = MessageQuery(
         app_id=text_param(query, "appId"),
         status=status_param(query),
         send_after=instant_param(query, "sendAfter"),
         send_before=instant_param(query, "sendBefore"),
+        schedule_id=text_param(query, "scheduleId"),
     )
     page = messages.list_messages(
         call.ctx, call.principal, filters, cursor=text_param(query, "cursor"), limit=limit_param(query)

@@ -69,7 +69,6 @@ class ScheduleOut(BaseModel):
     state: Literal["active", "paused"]
     nextRunAt: Timestamp | None = Field(description="the next run's time; null while paused or once none is left")
     lastRunAt: Timestamp | None
-    runCount: int = Field(description="runs created (each one a message)")
     skippedCount: int = Field(description="runs not created: missed in downtime, over quota, or the app gone")
     createdAt: Timestamp
     updatedAt: Timestamp

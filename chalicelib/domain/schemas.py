@@ -220,6 +220,8 @@ class PlanOut(BaseModel):
     maxApps: int | None
     maxHeadersPerApp: int | None
     maxHeaderBytesPerApp: int | None
+    maxSchedules: int | None = None
+    minIntervalSeconds: int | None = None
 
 
 class CallerOut(BaseModel):
@@ -270,6 +272,7 @@ class MessageOut(BaseModel):
     lateMs: int | None
     failureReason: Literal["gone", "exhausted", "expired", "app_deleted"] | None
     notAfter: Timestamp | None = None
+    scheduleId: str | None = Field(default=None, description="the recurring schedule this message is a run of")
     etag: str
     payload: Any = None
 

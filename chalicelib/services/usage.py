@@ -23,6 +23,7 @@ class Usage:
     days: list[UsageDay]
     plan: Plan
     plan_name: str  # the tenant's plan (its limits are the default plan's if it left the configuration)
+    schedules: int | None = None  # recurring schedules the tenant has (None: the backend has none)
 
 
 def usage(ctx: Context, principal: Principal, *, first: str | None, last: str | None) -> Usage:
@@ -39,13 +40,14 @@ def usage(ctx: Context, principal: Principal, *, first: str | None, last: str | 
         day.date: day for day in ctx.usage.usage(principal.tenant_id, first_day.isoformat(), last_day.isoformat())
     }
     plan = ctx.settings.plan(principal.plan)
+    in_use = None if ctx.schedules is None else ctx.schedules.count_schedules(principal.tenant_id)
     if first is None and last is None:
         active = [day for key, day in sorted(stored.items()) if _active(day)]
-        return Usage(first_day.isoformat(), last_day.isoformat(), active, plan, principal.plan or plan.name)
+        return Usage(first_day.isoformat(), last_day.isoformat(), active, plan, principal.plan or plan.name, in_use)
     span = (last_day - first_day).days + 1
     dates = (first_day + timedelta(days=offset) for offset in range(span))
     days = [stored.get(day.isoformat()) or UsageDay(day.isoformat()) for day in dates]
-    return Usage(first_day.isoformat(), last_day.isoformat(), days, plan, principal.plan or plan.name)
+    return Usage(first_day.isoformat(), last_day.isoformat(), days, plan, principal.plan or plan.name, in_use)
 
 
 def _active(day: UsageDay) -> bool:

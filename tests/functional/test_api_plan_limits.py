@@ -60,4 +60,6 @@ def test_usage_shows_the_plan_limits(ctx: Context, api: Api) -> None:
         "maxApps": FREE.max_apps,
         "maxHeadersPerApp": FREE.max_headers,
         "maxHeaderBytesPerApp": FREE.max_header_bytes,
+        "maxSchedules": FREE.max_schedules,
+        "minIntervalSeconds": FREE.min_interval_s,
     }

@@ -51,6 +51,13 @@ def test_every_operation_answers_in_its_documented_shape(api: Api, ctx: Context,
     admin.delete(f"/messages/{message['id']}")
     admin.post(f"/messages/{message['id']}/redrive")
     admin.get("/usage")
+    schedule = admin.post("/schedules", {"appId": app_id, "payload": 1, "cron": "0 9 * * *"}).json_body
+    admin.get("/schedules")
+    admin.get(f"/schedules/{schedule['id']}")
+    admin.patch(f"/schedules/{schedule['id']}", {"every": "1h"}, headers={"If-Match": schedule["etag"]})
+    admin.post(f"/schedules/{schedule['id']}/pause")
+    admin.post(f"/schedules/{schedule['id']}/resume")
+    admin.delete(f"/schedules/{schedule['id']}")
     admin.delete(f"/apps/{app_id}")
 
     answered = {(method, path) for method, path, status in api.seen if 200 <= status < 300}

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.e2e
 SECURED = [op for op in OPERATIONS if op.auth in ("admin", "send", "read")]
 OPERATOR = [op for op in OPERATIONS if op.auth == "operator"]
 MESSAGE = {"payload": {"n": 1}, "delaySeconds": 3600}
+SCHEDULE = {"payload": {"n": 1}, "cron": "0 9 * * *", "timezone": "Europe/Berlin"}
 SCOPE_SETS = [("read",), ("send",), ("read", "send"), ("admin",)]
 
 
@@ -36,6 +37,7 @@ class Ids:
     app: str
     message: str
     key: str
+    schedule: str
 
 
 BODIES: dict[str, Callable[[Ids], Any]] = {
@@ -46,6 +48,8 @@ BODIES: dict[str, Callable[[Ids], Any]] = {
     "POST /messages": lambda ids: {"appId": ids.app, **MESSAGE},
     "POST /messages/batch": lambda ids: {"messages": [{"appId": ids.app, **MESSAGE}]},
     "PATCH /messages/{id}": lambda ids: {"payload": 2},
+    "POST /schedules": lambda ids: {"appId": ids.app, **SCHEDULE},
+    "PATCH /schedules/{id}": lambda ids: {"payload": 2},
 }
 QUERIES: dict[str, Callable[[Ids], dict[str, str]]] = {
     "GET /messages": lambda ids: {"appId": ids.app},
@@ -56,18 +60,21 @@ QUERIES: dict[str, Callable[[Ids], dict[str, str]]] = {
 def call(client: httpx.Client, op: Operation, ids: Ids) -> httpx.Response:
     """`op` with `ids` in its path, body and filters."""
     route = f"{op.method} {op.path}"
-    path = op.path.format(appId=ids.app, id=ids.message, keyId=ids.key)
+    named = ids.schedule if op.path.startswith("/schedules/") else ids.message
+    path = op.path.format(appId=ids.app, id=named, keyId=ids.key)
     body = BODIES[route](ids) if route in BODIES else None
     params = QUERIES[route](ids) if route in QUERIES else None
     return client.request(op.method, path, json=body, params=params, headers={"If-Match": "*"})
 
 
 def fresh_ids(client: httpx.Client) -> Ids:
-    """A new app, message and key of the client's tenant."""
+    """A new app, message, key and recurring schedule of the client's tenant."""
     app = create_app(client, "http://127.0.0.1:9/")["id"]
     message = client.post("/messages", json={"appId": app, **MESSAGE})
     assert message.status_code == 201, message.text
-    return Ids(app, message.json()["id"], create_key(client, "read")["id"])
+    schedule = client.post("/schedules", json={"appId": app, **SCHEDULE})
+    assert schedule.status_code == 201, schedule.text
+    return Ids(app, message.json()["id"], create_key(client, "read")["id"], schedule.json()["id"])
 
 
 def view_of(client: httpx.Client, ids: Ids) -> tuple[Any, ...]:
@@ -75,7 +82,7 @@ def view_of(client: httpx.Client, ids: Ids) -> tuple[Any, ...]:
     app = client.get(f"/apps/{ids.app}").json()
     message = client.get(f"/messages/{ids.message}").json()
     keys = sorted(key["id"] for key in client.get("/keys").json()["items"])
-    return app, message, keys
+    return app, message, keys, client.get(f"/schedules/{ids.schedule}").json()
 
 
 @pytest.fixture(scope="module")
@@ -93,14 +100,20 @@ def test_every_route_is_in_the_matrix() -> None:
     with_ids = {f"{op.method} {op.path}" for op in SECURED if "{" in op.path}
     named = with_ids | set(BODIES) | set(QUERIES)
     unnamed = {"GET /health", "GET /openapi.json", "GET /tenants", "GET /apps", "GET /keys", "GET /usage", "GET /me"}
+    unnamed |= {"GET /schedules"}
     assert routes <= named | unnamed, routes - named - unnamed
 
 
-NOWHERE = Ids("app_01M8ZZZZZZZZZZZZZZZZZZZZZZ", "msg_01M8ZZZZZZZZZZZZZZZZZZZZZZ", "key_01M8ZZZZZZZZZZZZZZZZZZZZZZ")
+NOWHERE = Ids(
+    "app_01M8ZZZZZZZZZZZZZZZZZZZZZZ",
+    "msg_01M8ZZZZZZZZZZZZZZZZZZZZZZ",
+    "key_01M8ZZZZZZZZZZZZZZZZZZZZZZ",
+    "sch_01M8ZZZZZZZZZZZZZZZZZZZZZZ",
+)
 
 
 def without_ids(text: str, ids: Ids) -> str:
-    for value in (ids.app, ids.message, ids.key):
+    for value in (ids.app, ids.message, ids.key, ids.schedule):
         text = text.replace(value, "<id>")
     return text
 
@@ -114,7 +127,7 @@ def test_another_tenants_ids_are_404_like_unknown_ids_and_change_nothing(
         response = call(intruder, op, ids)
         route = f"{op.method} {op.path}"
         assert response.status_code < 500, (route, response.text)
-        if "{" in op.path or route == "POST /messages":
+        if "{" in op.path or route in ("POST /messages", "POST /schedules"):
             assert response.status_code == 404, (route, response.status_code, response.text)
             assert response.json()["error"]["code"] == "not_found"
             unknown = call(intruder, op, NOWHERE)
