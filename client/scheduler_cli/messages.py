@@ -27,6 +27,7 @@ def add_parsers(commands: Any) -> None:
     listing = commands.add_parser("ls", parents=[common], help="list messages (by sendAt)")
     listing.add_argument("--status", choices=STATUSES)
     listing.add_argument("--app", dest="app_id", metavar="APP_ID")
+    listing.add_argument("--schedule", dest="schedule_id", metavar="SCHEDULE_ID", help="only the runs of a schedule")
     listing.add_argument("--since", help="sendAt at or after: RFC 3339 time, or a duration ago (2h)")
     listing.add_argument("--until", help="sendAt at or before: RFC 3339 time")
     listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
@@ -135,7 +136,7 @@ def send(args: argparse.Namespace, session: Session) -> int:
 
 @command
 def ls(args: argparse.Namespace, session: Session) -> int:
-    """`ls [--status S] [--app ID] [--since T] [--until T] [--limit N | --all]`."""
+    """`ls [--status S] [--app ID] [--schedule ID] [--since T] [--until T] [--limit N | --all]`."""
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
     found = session.client().iter_messages(
@@ -144,6 +145,7 @@ def ls(args: argparse.Namespace, session: Session) -> int:
         send_after=None if args.since is None else since(args.since),
         send_before=args.until,
         page_size=500 if args.all else min(args.limit + 1, 500),
+        schedule_id=args.schedule_id,
     )
     messages: list[Message] = []
     for message in found:

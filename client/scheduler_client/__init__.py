@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         ErrorBody,
         Message,
         Page,
+        Schedule,
         Tenant,
         UsageDay,
     )
@@ -51,6 +52,7 @@ _MODULE_OF = {
     "ErrorBody": "models",
     "Message": "models",
     "Page": "models",
+    "Schedule": "models",
     "Tenant": "models",
     "UsageDay": "models",
     "RetryPolicy": "retry",
@@ -71,6 +73,7 @@ __all__ = [
     "Message",
     "Page",
     "RetryPolicy",
+    "Schedule",
     "SchedulerAPIError",
     "SchedulerClient",
     "SchedulerClientError",

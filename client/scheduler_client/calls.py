@@ -232,6 +232,7 @@ def list_messages(
     send_before: Instant | None,
     cursor: str | None,
     limit: int | None,
+    schedule_id: str | None = None,
 ) -> Call[m.Page[m.Message]]:
     """`GET /messages`."""
     params = query(
@@ -239,6 +240,7 @@ def list_messages(
         status=status,
         sendAfter=None if send_after is None else instant(send_after),
         sendBefore=None if send_before is None else instant(send_before),
+        scheduleId=schedule_id,
         cursor=cursor,
         limit=limit,
     )
@@ -293,3 +295,68 @@ def usage(from_date: date | str | None, to_date: date | str | None) -> Call[list
 def usage_report(from_date: date | str | None, to_date: date | str | None) -> Call[m.UsageReport]:
     """`GET /usage`: the days, their period and the plan's limits."""
     return Call("GET", "/usage", _model(m.UsageReport), query(**{"from": from_date, "to": to_date}), safe=True)
+
+
+# ---- recurring schedules ----
+
+
+def schedule_fields(
+    *,
+    app_id: str | None = None,
+    payload: Any = UNSET,
+    cron: str | None = None,
+    every: str | None = None,
+    timezone: str | None = None,
+    start_at: Instant | None = None,
+    end_at: Instant | None = None,
+    missed_runs: str | None = None,
+) -> dict[str, Any]:
+    """The body of a schedule create or change (only the fields given)."""
+    body = _drop_none(
+        appId=app_id,
+        cron=cron,
+        every=every,
+        timezone=timezone,
+        startAt=None if start_at is None else instant(start_at),
+        endAt=None if end_at is None else instant(end_at),
+        missedRuns=missed_runs,
+    )
+    if payload is not UNSET:
+        body["payload"] = payload
+    return body
+
+
+def create_schedule(body: dict[str, Any]) -> Call[m.Schedule]:
+    """`POST /schedules` (not repeated after it may have arrived: a second create is a second schedule)."""
+    return Call("POST", "/schedules", _model(m.Schedule), body=body)
+
+
+def list_schedules(cursor: str | None, limit: int | None) -> Call[m.Page[m.Schedule]]:
+    """`GET /schedules`."""
+    return Call("GET", "/schedules", _model(m.Page[m.Schedule]), query(cursor=cursor, limit=limit), safe=True)
+
+
+def get_schedule(schedule_id: str) -> Call[m.Schedule]:
+    """`GET /schedules/{id}` (with its payload)."""
+    return Call("GET", f"/schedules/{segment(schedule_id)}", _model(m.Schedule), safe=True)
+
+
+def update_schedule(schedule_id: str, body: dict[str, Any], if_match: str) -> Call[m.Schedule]:
+    """`PATCH /schedules/{id}` with `If-Match` (safe to repeat: the etag stops a second change)."""
+    path = f"/schedules/{segment(schedule_id)}"
+    return Call("PATCH", path, _model(m.Schedule), body=body, headers={"if-match": if_match}, safe=if_match != "*")
+
+
+def delete_schedule(schedule_id: str) -> Call[None]:
+    """`DELETE /schedules/{id}`."""
+    return Call("DELETE", f"/schedules/{segment(schedule_id)}", _nothing)
+
+
+def pause_schedule(schedule_id: str) -> Call[m.Schedule]:
+    """`POST /schedules/{id}/pause` (pausing twice is a no-op, so it is safe to repeat)."""
+    return Call("POST", f"/schedules/{segment(schedule_id)}/pause", _model(m.Schedule), safe=True)
+
+
+def resume_schedule(schedule_id: str) -> Call[m.Schedule]:
+    """`POST /schedules/{id}/resume` (safe to repeat)."""
+    return Call("POST", f"/schedules/{segment(schedule_id)}/resume", _model(m.Schedule), safe=True)

@@ -22,6 +22,7 @@ __all__ = [
     "ErrorBody",
     "Message",
     "Page",
+    "Schedule",
     "Tenant",
     "UsageDay",
     "UsageReport",
@@ -99,6 +100,29 @@ class MessageOut(BaseModel):
     lateMs: int | None
     failureReason: Literal["gone", "exhausted", "expired", "app_deleted"] | None
     notAfter: Timestamp | None = None
+    scheduleId: str | None = None  # set on the runs of a recurring schedule
+    etag: str
+    payload: Any = None
+
+
+class ScheduleOut(BaseModel):
+    """A recurring schedule: `cron` (on the wall clock of `timezone`) or `every`; `payload` on the single
+    GET, create and change only."""
+
+    id: str
+    appId: str
+    cron: str | None
+    every: str | None
+    timezone: str
+    startAt: Timestamp | None
+    endAt: Timestamp | None
+    missedRuns: Literal["skip", "once", "all"]
+    state: Literal["active", "paused"]
+    nextRunAt: Timestamp | None
+    lastRunAt: Timestamp | None
+    skippedCount: int
+    createdAt: Timestamp
+    updatedAt: Timestamp
     etag: str
     payload: Any = None
 
@@ -136,6 +160,8 @@ class PlanOut(BaseModel):
     maxApps: int | None
     maxHeadersPerApp: int | None
     maxHeaderBytesPerApp: int | None
+    maxSchedules: int | None = None  # None: no limit, or a server before recurring schedules
+    minIntervalSeconds: int | None = None
 
 
 class UsageReport(BaseModel):
@@ -147,6 +173,7 @@ class UsageReport(BaseModel):
     from_: str | None = Field(default=None, alias="from")
     to: str | None = None
     plan: PlanOut | None = None  # None from servers before plans were reported
+    schedules: int | None = None  # recurring schedules the tenant has (None from older servers)
 
 
 Message = MessageOut
@@ -155,6 +182,7 @@ ApiKey = KeyOut
 Tenant = TenantOut
 Attempt = AttemptOut
 UsageDay = UsageOut
+Schedule = ScheduleOut
 BatchItem = MessageOut | ErrorBody
 
 

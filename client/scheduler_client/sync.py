@@ -25,12 +25,13 @@ from scheduler_client.config import resolve
 from scheduler_client.errors import SchedulerConnectionError
 from scheduler_client.feed import Follower, end_of_feed_call
 from scheduler_client.retry import RetryPolicy
+from scheduler_client.schedules import SchedulesMixin
 
 T = TypeVar("T")
 __all__ = ["SchedulerClient"]
 
 
-class SchedulerClient:
+class SchedulerClient(SchedulesMixin):
     """A blocking client. Errors are `SchedulerAPIError` (the API said no) or `SchedulerConnectionError`."""
 
     def __init__(
@@ -203,6 +204,7 @@ class SchedulerClient:
         send_before: Instant | None = None,
         cursor: str | None = None,
         limit: int | None = None,
+        schedule_id: str | None = None,
     ) -> m.Page[m.Message]:
         """One page of messages, by `sendAt` then id."""
         return self.run(
@@ -213,6 +215,7 @@ class SchedulerClient:
                 send_before=send_before,
                 cursor=cursor,
                 limit=limit,
+                schedule_id=schedule_id,
             )
         )
 
@@ -224,6 +227,7 @@ class SchedulerClient:
         send_after: Instant | None = None,
         send_before: Instant | None = None,
         page_size: int | None = None,
+        schedule_id: str | None = None,
     ) -> Iterator[m.Message]:
         """Every matching message, following `nextCursor` until it is null."""
         return self._iterate(
@@ -234,6 +238,7 @@ class SchedulerClient:
                 send_before=send_before,
                 cursor=cursor,
                 limit=page_size,
+                schedule_id=schedule_id,
             )
         )
 

@@ -12,6 +12,7 @@ import pytest
 from packaging.requirements import Requirement
 from pydantic import BaseModel
 
+from chalicelib.domain import schedule_schemas
 from chalicelib.domain import schemas as server
 from scheduler_cli import main as cli_main
 from scheduler_client import models as client
@@ -27,6 +28,7 @@ PAIRS = [
     (client.AttemptOut, server.AttemptOut),
     (client.UsageOut, server.UsageOut),
     (client.PlanOut, server.PlanOut),
+    (client.ScheduleOut, schedule_schemas.ScheduleOut),
 ]
 
 
