@@ -284,3 +284,28 @@ def test_runs_stop_at_end_at(sctx: Context, clock: SettableClock) -> None:
     ]
     assert schedules.get(sctx, who, made.id).next_run_at is None
     assert schedules.fire(sctx, who.tenant_id, made.id, at("2026-12-04T09:03:30Z")) is None
+
+
+def _run_times_stepping(ctx: Context, clock: SettableClock, who: Principal, schedule_id: str, until: int) -> list[int]:
+    while clock.now_ms() < until:
+        clock.advance(5 * MINUTE)
+        schedules.dispatch(ctx, clock.now_ms())
+    return sorted(run.send_at for run in runs_of(ctx, who, schedule_id))
+
+
+def test_dispatch_across_berlins_spring_gap(sctx: Context, clock: SettableClock) -> None:
+    who = tenant(sctx)
+    clock.set(at("2026-03-27T12:00:00Z"))
+    made = create(sctx, who, app_of(sctx, who), cron="30 2 * * *", timezone="Europe/Berlin")
+    found = _run_times_stepping(sctx, clock, who, made.id, at("2026-03-30T12:00:00Z"))
+    assert found == [at("2026-03-28T01:30:00Z"), at("2026-03-29T01:00:00Z"), at("2026-03-30T00:30:00Z")]
+
+
+def test_dispatch_across_new_yorks_autumn_repeat(sctx: Context, clock: SettableClock) -> None:
+    who = tenant(sctx)
+    clock.set(at("2026-11-01T04:50:00Z"))  # 00:50 EDT
+    made = create(sctx, who, app_of(sctx, who), cron="*/30 * * * *", timezone="America/New_York")
+    found = _run_times_stepping(sctx, clock, who, made.id, at("2026-11-01T08:10:00Z"))
+    # 01:00 and 01:30 EDT, then 02:00 EST onwards: the repeated 01:00 and 01:30 EST do not run again
+    expected = ["05:00", "05:30", "07:00", "07:30", "08:00"]
+    assert found == [at(f"2026-11-01T{hm}:00Z") for hm in expected]
