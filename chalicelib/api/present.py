@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from chalice.app import Response
 
+from chalicelib.domain.headers import mask_url_query
 from chalicelib.domain.model import ApiKey, App, Attempt, Message, Page, Plan, Principal, Tenant, UsageDay
 from chalicelib.domain.times import format_ms, format_optional
 from chalicelib.services.usage import Usage
@@ -57,11 +58,12 @@ def caller(value: Principal, plan: Plan) -> dict[str, Any]:
 
 
 def app(value: App, *, with_secret: bool = False) -> dict[str, Any]:
-    """An app with its header values masked; the current signing secret only on create and rotate."""
+    """An app with its header values and URL query values masked (write-only, for every key); the current
+    signing secret only on create and rotate."""
     out: dict[str, Any] = {
         "id": value.id,
         "name": value.name,
-        "url": value.url,
+        "url": mask_url_query(value.url),
         "headers": dict.fromkeys(value.headers, MASK),
         "retry": {
             "maxAttempts": value.retry.max_attempts,
@@ -144,6 +146,7 @@ def plan_limits(value: Plan, *, name: str | None = None) -> dict[str, Any]:
         "maxApps": value.max_apps,
         "maxHeadersPerApp": value.max_headers,
         "maxHeaderBytesPerApp": value.max_header_bytes,
+        "maxApiKeys": value.max_api_keys,
     }
 
 
