@@ -12,8 +12,8 @@ from pathlib import Path
 from chalicelib.domain.model import Plan
 
 DEFAULT_PLANS: dict[str, Plan] = {
-    "free": Plan("free", 10, 20, 1_000, max_apps=10, max_headers=10, max_header_bytes=4_096),
-    "pro": Plan("pro", 100, 200, 1_000_000, max_apps=1_000, max_headers=20, max_header_bytes=16_384),
+    "free": Plan("free", 10, 20, 1_000, max_apps=10, max_headers=10, max_header_bytes=4_096, max_api_keys=10),
+    "pro": Plan("pro", 100, 200, 1_000_000, max_apps=1_000, max_headers=20, max_header_bytes=16_384, max_api_keys=100),
     "unlimited": Plan("unlimited", None, None, None),
 }
 
@@ -116,7 +116,7 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def _plans(raw: str | None) -> dict[str, Plan]:
-    """`SCHEDULER_PLANS`: JSON `{name: {rate, burst, dailyQuota, maxApps, maxHeaders, maxHeaderBytes}}` or
+    """`SCHEDULER_PLANS`: JSON `{name: {rate, burst, dailyQuota, maxApps, maxHeaders, maxHeaderBytes, maxApiKeys}}` or
     `@path` of such a file, over the defaults."""
     plans = dict(DEFAULT_PLANS)
     if not raw:
@@ -133,6 +133,7 @@ def _plans(raw: str | None) -> dict[str, Plan]:
                 max_apps=limits.get("maxApps"),
                 max_headers=limits.get("maxHeaders"),
                 max_header_bytes=limits.get("maxHeaderBytes"),
+                max_api_keys=limits.get("maxApiKeys"),
             )
     except (OSError, ValueError, AttributeError, TypeError) as exc:
         raise ConfigError(f"SCHEDULER_PLANS is not valid: {exc}") from exc

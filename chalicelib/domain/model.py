@@ -52,7 +52,7 @@ class Scope(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class Plan:
     """A usage tier: requests per second, burst, messages per UTC day, and caps on what a tenant
-    stores: apps, headers per app, bytes of headers per app (None = no limit)."""
+    stores: apps, headers per app, bytes of headers per app, live API keys (None = no limit)."""
 
     name: str
     rate_per_s: float | None
@@ -61,6 +61,7 @@ class Plan:
     max_apps: int | None = None
     max_headers: int | None = None
     max_header_bytes: int | None = None
+    max_api_keys: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -220,6 +220,7 @@ class PlanOut(BaseModel):
     maxApps: int | None
     maxHeadersPerApp: int | None
     maxHeaderBytesPerApp: int | None
+    maxApiKeys: int | None = None
 
 
 class CallerOut(BaseModel):

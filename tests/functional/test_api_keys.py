@@ -77,6 +77,7 @@ def test_me_tells_the_tenant_scopes_and_plan_limits(api: Api, ctx: Context) -> N
         "maxApps": 10,
         "maxHeadersPerApp": 10,
         "maxHeaderBytesPerApp": 4096,
+        "maxApiKeys": 10,
     }
     reader = api.as_(free.key("read", "send")).get("/me").json_body
     assert reader["scopes"] == ["read", "send"] and reader["keyId"] != body["keyId"]

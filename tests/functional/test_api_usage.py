@@ -33,7 +33,7 @@ def test_usage_counts_per_day(
         {"date": second_day, "scheduled": 0, "delivered": 1, "failed": 1, "attempts": 3},
     ]
     assert (body["from"], body["to"]) == (day_of(clock.now - 29 * DAY_MS), second_day)
-    none = {"maxApps": None, "maxHeadersPerApp": None, "maxHeaderBytesPerApp": None}
+    none = {"maxApps": None, "maxHeadersPerApp": None, "maxHeaderBytesPerApp": None, "maxApiKeys": None}
     assert body["plan"] == {"name": "unlimited", "ratePerSecond": None, "burst": None, "dailyQuota": None, **none}
     dense = reader.get(f"/usage?from={body['from']}&to={body['to']}").json_body["items"]
     assert len(dense) == 30 and dense[-2:] == body["items"]  # an explicit range lists every day
@@ -51,6 +51,7 @@ def test_usage_names_the_limits_of_the_callers_plan(ctx: Context, api: Api) -> N
         "maxApps": 10,
         "maxHeadersPerApp": 10,
         "maxHeaderBytesPerApp": 4096,
+        "maxApiKeys": 10,
     }
 
 
