@@ -62,6 +62,10 @@ class KeyStore(Protocol):
         """Create or replace a key (upsert by id)."""
         ...
 
+    def create_key(self, key: ApiKey, *, max_keys: int | None) -> bool:
+        """Store a new key unless its tenant has `max_keys` live (unrevoked) keys already (then False)."""
+        ...
+
     def find_key(self, token_hash: str) -> ApiKey | None:
         """The key with this hash, revoked or not."""
         ...

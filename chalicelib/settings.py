@@ -13,7 +13,9 @@ from chalicelib.domain.model import Plan
 
 DEFAULT_PLANS: dict[str, Plan] = {
     "free": Plan(
-        "free", 10, 20, 1_000, max_apps=10, max_headers=10, max_header_bytes=4_096, max_schedules=10, min_interval_s=300
+        "free", 10, 20, 1_000, max_apps=10, max_headers=10, max_header_bytes=4_096, max_api_keys=10,
+        max_schedules=10,
+        min_interval_s=300,
     ),
     "pro": Plan(
         "pro",
@@ -23,6 +25,7 @@ DEFAULT_PLANS: dict[str, Plan] = {
         max_apps=1_000,
         max_headers=20,
         max_header_bytes=16_384,
+        max_api_keys=100,
         max_schedules=10_000,
         min_interval_s=60,
     ),
@@ -129,7 +132,7 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
 
 def _plans(raw: str | None) -> dict[str, Plan]:
     """`SCHEDULER_PLANS`: JSON `{name: {rate, burst, dailyQuota, maxApps, maxHeaders, maxHeaderBytes,
-    maxSchedules, minIntervalSeconds}}` or
+    maxApiKeys, maxSchedules, minIntervalSeconds}}` or
     `@path` of such a file, over the defaults."""
     plans = dict(DEFAULT_PLANS)
     if not raw:
@@ -148,6 +151,7 @@ def _plans(raw: str | None) -> dict[str, Plan]:
                 max_header_bytes=limits.get("maxHeaderBytes"),
                 max_schedules=limits.get("maxSchedules"),
                 min_interval_s=limits.get("minIntervalSeconds"),
+                max_api_keys=limits.get("maxApiKeys"),
             )
     except (OSError, ValueError, AttributeError, TypeError) as exc:
         raise ConfigError(f"SCHEDULER_PLANS is not valid: {exc}") from exc

@@ -101,19 +101,26 @@ class SqliteKeyStore:
     def put_key(self, key: ApiKey) -> None:
         """Create or replace a key."""
         with self._db.write(key.tenant_id) as conn:
-            conn.execute(
-                f"INSERT OR REPLACE INTO api_keys ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key.id,
-                    key.tenant_id,
-                    key.name,
-                    ",".join(sorted(key.scopes)),
-                    key.token_hash,
-                    key.created_at,
-                    key.revoked_at,
-                ),
-            )
+            self._put(conn, key)
         self._cache.invalidate()
+
+    def create_key(self, key: ApiKey, *, max_keys: int | None) -> bool:
+        """Store a new key if the tenant has fewer than `max_keys` live keys: counted in the same transaction."""
+        with self._db.write(key.tenant_id) as conn:
+            if max_keys is not None:
+                (live,) = conn.execute(
+                    "SELECT count(*) FROM api_keys WHERE tenant_id = ? AND revoked_at IS NULL", (key.tenant_id,)
+                ).fetchone()
+                if live >= max_keys:
+                    return False
+            self._put(conn, key)
+        self._cache.invalidate()
+        return True
+
+    def _put(self, conn: sqlite3.Connection, key: ApiKey) -> None:
+        scopes = ",".join(sorted(key.scopes))
+        row = (key.id, key.tenant_id, key.name, scopes, key.token_hash, key.created_at, key.revoked_at)
+        conn.execute(f"INSERT OR REPLACE INTO api_keys ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
 
     def find_key(self, token_hash: str) -> ApiKey | None:
         """The key with this token hash."""

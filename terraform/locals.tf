@@ -69,6 +69,7 @@ locals {
       maxApps        = plan.max_apps
       maxHeaders     = plan.max_headers
       maxHeaderBytes = plan.max_header_bytes
+      maxApiKeys     = plan.max_api_keys
     }
   })
 

@@ -71,7 +71,7 @@ variable "log_level" {
 variable "plans" {
   description = <<-EOT
     Usage tiers: name => {rate (requests/s), burst, daily_quota (messages/day), max_apps (per tenant),
-    max_headers and max_header_bytes (per app)}; null means unlimited.
+    max_headers and max_header_bytes (per app), max_api_keys (live keys per tenant)}; null means unlimited.
     One API Gateway usage plan per entry (rate and burst throttle each tenant's usage key; the daily
     quota is also a usage-plan quota on requests). The same map reaches the app as SCHEDULER_PLANS,
     where the daily quota counts messages (a batch of 100 counts 100).
@@ -83,10 +83,11 @@ variable "plans" {
     max_apps         = optional(number)
     max_headers      = optional(number)
     max_header_bytes = optional(number)
+    max_api_keys     = optional(number)
   }))
   default = {
-    free      = { rate = 10, burst = 20, daily_quota = 1000, max_apps = 10, max_headers = 10, max_header_bytes = 4096 }
-    pro       = { rate = 100, burst = 200, daily_quota = 1000000, max_apps = 1000, max_headers = 20, max_header_bytes = 16384 }
+    free      = { rate = 10, burst = 20, daily_quota = 1000, max_apps = 10, max_headers = 10, max_header_bytes = 4096, max_api_keys = 10 }
+    pro       = { rate = 100, burst = 200, daily_quota = 1000000, max_apps = 1000, max_headers = 20, max_header_bytes = 16384, max_api_keys = 100 }
     unlimited = {}
   }
 

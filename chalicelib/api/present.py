@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from chalice.app import Response
 
+from chalicelib.domain.headers import mask_url_query
 from chalicelib.domain.model import ApiKey, App, Attempt, Message, Page, Plan, Principal, Tenant, UsageDay
 from chalicelib.domain.recurrence import Schedule, format_every
 from chalicelib.domain.times import format_ms, format_optional
@@ -58,11 +59,12 @@ def caller(value: Principal, plan: Plan) -> dict[str, Any]:
 
 
 def app(value: App, *, with_secret: bool = False) -> dict[str, Any]:
-    """An app with its header values masked; the current signing secret only on create and rotate."""
+    """An app with its header values and URL query values masked (write-only, for every key); the current
+    signing secret only on create and rotate."""
     out: dict[str, Any] = {
         "id": value.id,
         "name": value.name,
-        "url": value.url,
+        "url": mask_url_query(value.url),
         "headers": dict.fromkeys(value.headers, MASK),
         "retry": {
             "maxAttempts": value.retry.max_attempts,
@@ -174,6 +176,7 @@ def plan_limits(value: Plan, *, name: str | None = None) -> dict[str, Any]:
         "maxHeaderBytesPerApp": value.max_header_bytes,
         "maxSchedules": value.max_schedules,
         "minIntervalSeconds": value.min_interval_s,
+        "maxApiKeys": value.max_api_keys,
     }
 
 

@@ -5,6 +5,11 @@ A delivery's protocol headers are ours: the app's headers can neither break the 
 `content-encoding`), nor forge the signing and scheduler headers or our `user-agent`. The API refuses
 such names with a 400 naming the header, and the sender drops them again (defence in depth: a row
 written before these rules, or by another tool, must not reach a receiver).
+
+An app URL's query values are treated like header values: often a token (`?token=…`), so they are
+write-only. Responses show `mask_url_query(url)` (names kept, values `***`), and a change that sends
+that masked form back means "unchanged" (`is_masked_form`), so a client that edits only the name
+does not overwrite the real token with `***`.
 """
 
 from __future__ import annotations
@@ -86,3 +91,29 @@ def check_app_url(value: str) -> str:
     if "@" in parts.netloc:
         raise ValueError("url must not contain credentials (user:password@); put credentials in a header")
     return value
+
+
+URL_VALUE_MASK = "***"
+
+
+def mask_url_query(url: str) -> str:
+    """`url` with every query value replaced by `***` (parameter names kept; a bare `?value` is masked
+    whole, since it may be the token itself). The rest of the URL is returned exactly as stored."""
+    base, question, rest = url.partition("?")
+    if not question:
+        return url
+    query, hash_sign, fragment = rest.partition("#")
+    masked = "&".join(_mask_pair(pair) for pair in query.split("&"))
+    return f"{base}?{masked}{hash_sign}{fragment}"
+
+
+def _mask_pair(pair: str) -> str:
+    name, equals, value = pair.partition("=")
+    if not equals:
+        return URL_VALUE_MASK if name else name
+    return f"{name}={URL_VALUE_MASK}" if value else pair
+
+
+def is_masked_form(candidate: str, stored: str) -> bool:
+    """Whether `candidate` is what responses show for `stored` (so a change to it means no change)."""
+    return candidate != stored and candidate == mask_url_query(stored)

@@ -1,8 +1,8 @@
-"""Plan limits a tenant meets: the daily message quota and caps on what it stores (apps, headers).
+"""Plan limits a tenant meets: the daily message quota and caps on what it stores (apps, headers, API keys).
 
 The quota is counted by the stores, in the same atomic step as the write that schedules a delivery
 (create, batch, redrive), so no path gets around it and two racing requests cannot both take the
-last unit. The caps on stored things are checked by the app use cases.
+last unit. The caps on stored things are checked by the app and key use cases (counted by the stores).
 """
 
 from __future__ import annotations
@@ -43,3 +43,8 @@ def check_app_headers(plan: Plan, headers: Mapping[str, str]) -> None:
 def app_limit_reached(plan: Plan, max_apps: int) -> PlanLimit:
     """The error for creating an app beyond the plan's count."""
     return PlanLimit(f"plan {plan.name} allows at most {max_apps} apps; delete one first or change plans")
+
+
+def key_limit_reached(plan: Plan, max_keys: int) -> PlanLimit:
+    """The error for creating an API key beyond the plan's count of live keys (revoked ones do not count)."""
+    return PlanLimit(f"plan {plan.name} allows at most {max_keys} live API keys; revoke one first or change plans")

@@ -52,8 +52,8 @@ class Scope(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class Plan:
     """A usage tier: requests per second, burst, messages per UTC day, and caps on what a tenant
-    stores: apps, headers per app, bytes of headers per app, recurring schedules and how often they
-    may run (None = no limit)."""
+    stores: apps, headers per app, bytes of headers per app, live API keys, recurring schedules and
+    how often they may run (None = no limit)."""
 
     name: str
     rate_per_s: float | None
@@ -64,6 +64,7 @@ class Plan:
     max_header_bytes: int | None = None
     max_schedules: int | None = None
     min_interval_s: int | None = None
+    max_api_keys: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -222,6 +222,7 @@ class PlanOut(BaseModel):
     maxHeaderBytesPerApp: int | None
     maxSchedules: int | None = None
     minIntervalSeconds: int | None = None
+    maxApiKeys: int | None = None
 
 
 class CallerOut(BaseModel):

@@ -6,6 +6,7 @@ import enum
 
 from chalicelib.domain import ids
 from chalicelib.domain.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from chalicelib.domain.limits import key_limit_reached
 from chalicelib.domain.model import ApiKey, Page, Principal, Scope, Tenant
 from chalicelib.domain.schemas import KeyCreate, TenantCreate
 from chalicelib.services.context import Context
@@ -56,7 +57,9 @@ def create_key(ctx: Context, principal: Principal, body: KeyCreate) -> tuple[Api
     token = ids.new_api_key()
     scopes = frozenset(Scope(name) for name in body.scopes)
     key = _key(principal.tenant_id, body.name, scopes, token, ctx.clock.now_ms())
-    ctx.keys.put_key(key)
+    plan = ctx.settings.plan(principal.plan)
+    if not ctx.keys.create_key(key, max_keys=plan.max_api_keys):
+        raise key_limit_reached(plan, plan.max_api_keys or 0)
     return key, token
 
 

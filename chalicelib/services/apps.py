@@ -6,6 +6,7 @@ import dataclasses
 
 from chalicelib.domain import ids
 from chalicelib.domain.errors import InvalidInput, NotFound
+from chalicelib.domain.headers import is_masked_form
 from chalicelib.domain.limits import app_limit_reached, check_app_headers
 from chalicelib.domain.model import App, Page, Principal, SigningSecret
 from chalicelib.domain.schemas import AppCreate, AppPatch
@@ -56,8 +57,8 @@ def update_app(ctx: Context, principal: Principal, app_id: str, body: AppPatch) 
     changes: dict[str, object] = {}
     if body.name is not None:
         changes["name"] = body.name
-    if body.url is not None:
-        changes["url"] = body.url
+    if body.url is not None and not is_masked_form(body.url, app.url):
+        changes["url"] = body.url  # the masked form responses show means "keep the stored URL"
     if body.headers is not None:
         check_app_headers(ctx.settings.plan(principal.plan), body.headers)
         changes["headers"] = dict(body.headers)

@@ -162,6 +162,7 @@ class PlanOut(BaseModel):
     maxHeaderBytesPerApp: int | None
     maxSchedules: int | None = None  # None: no limit, or a server before recurring schedules
     minIntervalSeconds: int | None = None
+    maxApiKeys: int | None = None
 
 
 class UsageReport(BaseModel):

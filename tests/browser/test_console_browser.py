@@ -277,12 +277,14 @@ def test_usable_at_360_pixels_and_by_keyboard(console: Console, api: httpx.Clien
 def test_edit_rotate_and_delete_an_app_with_its_consequences(
     console: Console, api: httpx.Client, receiver: Receiver
 ) -> None:
-    app = make_app(api, receiver.url("/ok"), name="to-delete")
+    app = make_app(api, receiver.url("/ok?token=s3cret"), name="to-delete")
     pending = [make_message(api, app["id"], delaySeconds=3600) for _ in range(2)]
     console.sign_in(ADMIN_KEY)
     console.open("#/apps")
     row = console.wait_for(f"tr[data-id='{app['id']}']")
+    assert "/ok?token=***" in row.text and "s3cret" not in console.driver.page_source  # query values: write-only
     row.find_element(By.XPATH, ".//button[normalize-space()='Edit']").click()
+    assert (console.field("Endpoint URL", within="dialog").get_attribute("value") or "").endswith("?token=***")
     name = console.field("Name", within="dialog")
     name.clear()
     name.send_keys("renamed")

@@ -11,7 +11,7 @@ import pytest
 from chalicelib.domain.delivery import AttemptOutcome
 from chalicelib.domain.errors import PlanLimit, QuotaExceeded, Unauthenticated
 from chalicelib.domain.model import Message, Plan, Principal, Status
-from chalicelib.domain.schemas import AppCreate, TenantCreate
+from chalicelib.domain.schemas import AppCreate, KeyCreate, TenantCreate
 from chalicelib.ports import Lease, MessageQuery, TimerRef
 from chalicelib.services import accounts, apps, messages, usage
 from chalicelib.services.context import Context
@@ -150,6 +150,22 @@ def test_the_app_count_cap_holds_per_tenant(ctx: Context) -> None:
     apps.create_app(capped, neighbour, AppCreate(name="theirs", url="https://example.com/"))  # their own count
     apps.delete_app(capped, who, first.id)
     apps.create_app(capped, who, AppCreate(name="c", url="https://example.com/"))
+
+
+def test_the_live_key_cap_holds_per_tenant_and_revoked_keys_do_not_count(ctx: Context) -> None:
+    plans = {**ctx.settings.plans, "free": Plan("free", None, None, None, max_api_keys=2)}
+    capped = dataclasses.replace(ctx, settings=dataclasses.replace(ctx.settings, plans=plans))
+    _, token = accounts.create_tenant(capped, TenantCreate(name="capped", plan="free"))  # its admin key: 1 of 2
+    who = accounts.authenticate(capped, token)
+    neighbour = accounts.authenticate(capped, accounts.create_tenant(capped, TenantCreate(name="n", plan="free"))[1])
+    second, _ = accounts.create_key(capped, who, KeyCreate(name="b", scopes=["read"]))
+    with pytest.raises(PlanLimit):
+        accounts.create_key(capped, who, KeyCreate(name="c", scopes=["read"]))
+    assert len(accounts.list_keys(capped, who)) == 2
+    accounts.create_key(capped, neighbour, KeyCreate(name="theirs", scopes=["read"]))  # their own count
+    accounts.revoke_key(capped, who, second.id)
+    accounts.create_key(capped, who, KeyCreate(name="c", scopes=["read"]))
+    assert len(accounts.list_keys(capped, who)) == 2
 
 
 # ---- attempt cursors are per tenant --------------------------------------------------------

@@ -198,6 +198,32 @@ def test_url_with_userinfo_is_400_pointing_to_headers(admin: Api, app_id: str, c
     assert snapshot(ctx) == before
 
 
+def test_url_query_values_are_write_only_for_every_key(admin: Api, api: Api, ctx: Context, tenant: Tenant) -> None:
+    url = "https://example.com/hook?token=s3cret&region=eu"
+    created = admin.post("/apps", {"name": "q", "url": url}).json_body
+    shown = "https://example.com/hook?token=***&region=***"
+    reader = api.as_(tenant.key("read"))
+    listed = reader.get("/apps").json_body["items"]
+    answers = [created, admin.get(f"/apps/{created['id']}").json_body, reader.get(f"/apps/{created['id']}").json_body]
+    assert [a["url"] for a in answers] + [a["url"] for a in listed if a["id"] == created["id"]] == [shown] * 4
+    stored = ctx.apps.get_app(tenant.id, created["id"])
+    assert stored is not None and stored.url == url  # deliveries go to the real URL
+
+
+def test_patch_with_the_masked_url_keeps_the_stored_one(admin: Api, ctx: Context, tenant: Tenant) -> None:
+    url = "https://example.com/hook?token=s3cret"
+    app_id = admin.post("/apps", {"name": "q", "url": url}).json_body["id"]
+    shown = admin.get(f"/apps/{app_id}").json_body["url"]
+    changed = admin.patch(f"/apps/{app_id}", {"name": "renamed", "url": shown})  # what an edit form sends back
+    assert changed.status_code == 200 and changed.json_body["name"] == "renamed"
+    stored = ctx.apps.get_app(tenant.id, app_id)
+    assert stored is not None and stored.url == url
+    moved = admin.patch(f"/apps/{app_id}", {"url": "https://example.com/hook?token=new"})
+    assert moved.json_body["url"] == shown
+    stored = ctx.apps.get_app(tenant.id, app_id)
+    assert stored is not None and stored.url == "https://example.com/hook?token=new"
+
+
 def test_bad_patch_is_400_and_changes_nothing(admin: Api, app_id: str, ctx: Context) -> None:
     before = snapshot(ctx)
     for body in ({"url": "gopher://x"}, {"headers": {"Host": "x"}}, {"nope": 1}):

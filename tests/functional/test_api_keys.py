@@ -79,6 +79,7 @@ def test_me_tells_the_tenant_scopes_and_plan_limits(api: Api, ctx: Context) -> N
         "maxHeaderBytesPerApp": 4096,
         "maxSchedules": 10,
         "minIntervalSeconds": 300,
+        "maxApiKeys": 10,
     }
     reader = api.as_(free.key("read", "send")).get("/me").json_body
     assert reader["scopes"] == ["read", "send"] and reader["keyId"] != body["keyId"]

@@ -1,5 +1,6 @@
-"""Per-plan caps on what a tenant stores (apps, headers per app, header bytes) and `GET /usage` showing
-them (issue 13: 40 apps x 20 headers x 4 KiB on a free plan were accepted)."""
+"""Per-plan caps on what a tenant stores (apps, headers per app, header bytes, live API keys) and
+`GET /usage` showing them (issue 13: 40 apps x 20 headers x 4 KiB on a free plan were accepted, and
+keys had no cap at all)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,23 @@ def test_apps_beyond_the_plan_are_400_plan_limit_and_a_delete_makes_room(ctx: Co
     assert snapshot(ctx) == before
     assert admin.delete(f"/apps/{made[0].json_body['id']}").status_code == 200
     assert admin.post("/apps", {"name": "fits again", "url": "https://example.com/"}).status_code == 201
+
+
+def test_keys_beyond_the_plan_are_400_plan_limit_and_a_revoke_makes_room(ctx: Context, api: Api) -> None:
+    admin = free_admin(ctx, api)  # the tenant's admin key is its first live key
+    assert FREE.max_api_keys is not None
+    made = [admin.post("/keys", {"name": f"k{n}", "scopes": ["read"]}) for n in range(FREE.max_api_keys - 1)]
+    assert all(response.status_code == 201 for response in made)
+    before = snapshot(ctx)
+    refused = admin.post("/keys", {"name": "one too many", "scopes": ["read"]})
+    assert refused.status_code == 400
+    error = refused.json_body["error"]
+    assert error["code"] == "plan_limit" and f"at most {FREE.max_api_keys} live API keys" in error["message"]
+    assert snapshot(ctx) == before
+    assert len(admin.get("/keys").json_body["items"]) == FREE.max_api_keys
+    assert admin.delete(f"/keys/{made[0].json_body['id']}").status_code == 200
+    assert admin.post("/keys", {"name": "fits again", "scopes": ["read"]}).status_code == 201
+    assert admin.post("/keys", {"name": "revoked ones stay out", "scopes": ["read"]}).status_code == 400
 
 
 def test_headers_beyond_the_plan_are_400_on_create_and_patch(ctx: Context, api: Api) -> None:
@@ -62,4 +80,5 @@ def test_usage_shows_the_plan_limits(ctx: Context, api: Api) -> None:
         "maxHeaderBytesPerApp": FREE.max_header_bytes,
         "maxSchedules": FREE.max_schedules,
         "minIntervalSeconds": FREE.min_interval_s,
+        "maxApiKeys": FREE.max_api_keys,
     }

@@ -34,7 +34,7 @@ def test_usage_counts_per_day(
     ]
     assert (body["from"], body["to"]) == (day_of(clock.now - 29 * DAY_MS), second_day)
     none = {"maxApps": None, "maxHeadersPerApp": None, "maxHeaderBytesPerApp": None}
-    none |= {"maxSchedules": None, "minIntervalSeconds": None}
+    none |= {"maxApiKeys": None, "maxSchedules": None, "minIntervalSeconds": None}
     assert body["plan"] == {"name": "unlimited", "ratePerSecond": None, "burst": None, "dailyQuota": None, **none}
     dense = reader.get(f"/usage?from={body['from']}&to={body['to']}").json_body["items"]
     assert len(dense) == 30 and dense[-2:] == body["items"]  # an explicit range lists every day
@@ -54,6 +54,7 @@ def test_usage_names_the_limits_of_the_callers_plan(ctx: Context, api: Api) -> N
         "maxHeaderBytesPerApp": 4096,
         "maxSchedules": 10,
         "minIntervalSeconds": 300,
+        "maxApiKeys": 10,
     }
 
 

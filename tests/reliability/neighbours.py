@@ -30,9 +30,11 @@ from tests.reliability.harness import (
 )
 
 ATTEMPT_DEADLINE_S = 1
+HOLD_DEADLINE_S = 600  # admission_run: the noisy tenant's attempts never end while it runs
 # What the default fair shares give the one busy app of the one busy noisy tenant: the tenant's cap
 # (`SCHEDULER_PER_TENANT_CONCURRENCY`) halved, leaving room for another of its apps.
 NOISY_CAP = min(Settings().per_app_concurrency, Settings().per_tenant_concurrency // 2)
+TENANT_CAP = Settings().per_tenant_concurrency  # what one tenant may hold at most, whatever its apps do
 
 
 @dataclass
@@ -83,6 +85,53 @@ def _play(cluster: Cluster, receiver: SwitchReceiver, hanging: ReceiverProcess, 
         window_start_ms = time.time_ns() // 1_000_000
         report.with_noise = _quiet_phase(quiet, quiet_app, receiver, report)
         report.noisy_timeouts_during_window = _timeouts(cluster.data_dir, noisy_app, since_ms=window_start_ms)
+
+
+@dataclass
+class AdmissionReport:
+    """Who got delivery slots while a noisy tenant's endpoint held every attempt it was given."""
+
+    noisy_arrived_before: int = 0  # noisy attempts that reached the hanging endpoint before the quiet tenant sent
+    noisy_arrived_after: int = 0  # ... by the time the quiet tenant's last message was delivered
+    noisy_attempts_ended: int = 0  # noisy attempts that finished (none can: the deadline is far away)
+    quiet_messages: int = 0
+    quiet_delivered: int = 0
+    quiet_attempts: int = 0
+
+
+def admission_run(data_dir: Path, *, quiet: int, noisy: int) -> AdmissionReport:
+    """The noisy tenant's endpoint hangs past the end of the run (deadline `HOLD_DEADLINE_S`), so each of
+    its attempts holds a delivery slot until the server is killed. The quiet tenant's messages, due now,
+    can then only be delivered by slots the fair shares kept for it: none of the noisy ones ever frees."""
+    report = AdmissionReport(quiet_messages=quiet)
+    with SwitchReceiver() as receiver, ReceiverProcess() as hanging:
+        cluster = Cluster(data_dir, SCHEDULER_DELIVERY_TIMEOUT_S=str(HOLD_DEADLINE_S)).start()
+        try:
+            with cluster.client(cluster.tenant("quiet")) as q, cluster.client(cluster.tenant("noisy")) as n:
+                quiet_app = create_app(q, receiver.url("/ok"))["id"]
+                noisy_app = create_app(n, hanging.url("/hang"))["id"]
+                _flood(n, noisy_app, noisy)
+                wait_for(lambda: hanging.count() >= NOISY_CAP, timeout_s=30)
+                report.noisy_arrived_before = hanging.count()
+                bodies = [{"appId": quiet_app, "payload": i, "delaySeconds": 0} for i in range(quiet)]
+                ids = {
+                    item["id"]
+                    for start in range(0, quiet, 100)
+                    for item in schedule_batch(q, bodies[start : start + 100])
+                }
+                wait_for(lambda: ids <= {hit.message_id for hit in receiver.hits}, timeout_s=60)
+                report.noisy_arrived_after = hanging.count()
+                report.quiet_delivered = len(ids & {hit.message_id for hit in receiver.hits})
+                with read_db(cluster.data_dir) as conn:
+                    report.noisy_attempts_ended = conn.execute(
+                        "SELECT count(*) FROM attempts WHERE app_id = ?", (noisy_app,)
+                    ).fetchone()[0]
+                    report.quiet_attempts = conn.execute(
+                        "SELECT count(*) FROM attempts WHERE app_id = ?", (quiet_app,)
+                    ).fetchone()[0]
+        finally:
+            cluster.kill()
+    return report
 
 
 def _quiet_phase(

@@ -222,6 +222,7 @@ def test_plan_defaults_are_the_apps() -> None:
                 "max_apps": p.max_apps,
                 "max_headers": p.max_headers,
                 "max_header_bytes": p.max_header_bytes,
+                "max_api_keys": p.max_api_keys,
             }.items()
             if v is not None
         }

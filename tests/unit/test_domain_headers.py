@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain.headers import check_app_url, check_header_set, header_bytes, header_problem, is_reserved
+from chalicelib.domain.headers import (
+    check_app_url,
+    check_header_set,
+    header_bytes,
+    header_problem,
+    is_masked_form,
+    is_reserved,
+    mask_url_query,
+)
 
 RESERVED = [
     "Host",
@@ -86,3 +94,28 @@ def test_bad_urls_are_refused(url: str) -> None:
 @pytest.mark.parametrize("url", ["https://example.com/hook?token=abc", "http://127.0.0.1:8080/x", "http://[::1]/x"])
 def test_good_urls_pass(url: str) -> None:
     assert check_app_url(url) == url
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("https://example.com/hook", "https://example.com/hook"),
+        ("https://example.com/hook?token=s3cret", "https://example.com/hook?token=***"),
+        ("https://example.com/h?a=1&b=&token=s3%20c&c=x=y", "https://example.com/h?a=***&b=&token=***&c=***"),
+        ("https://example.com/h?s3cret", "https://example.com/h?***"),
+        ("https://example.com/h?t=s3cret#part", "https://example.com/h?t=***#part"),
+        ("https://example.com/h?", "https://example.com/h?"),
+        ("https://example.com/h?&&t=v", "https://example.com/h?&&t=***"),
+    ],
+)
+def test_url_query_values_are_masked_and_nothing_else_changes(stored: str, shown: str) -> None:
+    assert mask_url_query(stored) == shown
+    assert "s3cret" not in mask_url_query(stored)
+
+
+def test_only_the_masked_form_of_the_stored_url_means_unchanged() -> None:
+    stored = "https://example.com/h?token=s3cret"
+    assert is_masked_form("https://example.com/h?token=***", stored)
+    assert not is_masked_form(stored, stored)  # the real URL sent again is a (no-op) change, not a mask
+    assert not is_masked_form("https://example.com/other?token=***", stored)
+    assert not is_masked_form("https://example.com/h", "https://example.com/h")

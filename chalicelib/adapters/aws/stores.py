@@ -152,6 +152,14 @@ class DynamoKeyStore:
             for old in stale:
                 self._client.delete_item(TableName=self._table, Key=to_item({"tokenHash": old.token_hash}))
 
+    def create_key(self, key: ApiKey, *, max_keys: int | None) -> bool:
+        """Store a new key if the tenant has fewer than `max_keys` live keys (counted from the tenant's index
+        just before the put: concurrent creates of one tenant may pass together, by at most their number)."""
+        if max_keys is not None and sum(k.revoked_at is None for k in self.list_keys(key.tenant_id)) >= max_keys:
+            return False
+        self.put_key(key)
+        return True
+
     def find_key(self, token_hash: str) -> ApiKey | None:
         """The key with this hash (a strongly consistent read: a revoke is seen at once)."""
         with map_exceptions("keys"):

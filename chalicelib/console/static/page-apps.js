@@ -136,7 +136,9 @@ function editDialog(app, refresh) {
   const save = h('button', { type: 'submit', class: 'primary' }, 'Save');
   const cancel = h('button', { type: 'button' }, 'Cancel');
   const titleId = `edit-${app.id}`;
-  const form = h('form', {}, field('Name', name), field('Endpoint URL', url), field('Attempts before giving up', attempts),
+  const form = h('form', {}, field('Name', name),
+    field('Endpoint URL', url, 'Query values are shown as *** (they are write-only, like header values); left as *** they stay as they are.'),
+    field('Attempts before giving up', attempts),
     h('label', { class: 'inline' }, replace,
       ` Replace the headers (now: ${Object.keys(app.headers).join(', ') || 'none'}); values must be entered again`),
     headersBox, errors, h('div', { class: 'actions' }, cancel, save));
