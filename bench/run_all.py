@@ -21,12 +21,14 @@ FULL = [
     ["bench.ingest", "--seconds", "10", "--clients", "4", "--runs", "3"],
     ["bench.scale", "--pending", "1000000"],
     ["bench.bench_sender", "--out", "bench/results/sender.json"],
+    ["bench.aws_cost"],
 ]
 QUICK = [
     ["bench.lateness", "--count", "3000", "--rate", "1000", "--runs", "1"],
     ["bench.throughput", "--count", "5000", "--runs", "1"],
     ["bench.ingest", "--seconds", "3", "--clients", "2", "--runs", "1"],
     ["bench.scale", "--pending", "50000"],
+    ["bench.aws_cost"],
 ]
 
 
