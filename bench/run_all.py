@@ -22,6 +22,7 @@ FULL = [
     ["bench.scale", "--pending", "1000000"],
     ["bench.bench_sender", "--out", "bench/results/sender.json"],
     ["bench.recurring", "--schedules", "10000", "--minutes", "2", "--runs", "2"],
+    ["bench.aws_cost"],
 ]
 QUICK = [
     ["bench.lateness", "--count", "3000", "--rate", "1000", "--runs", "1"],
@@ -29,6 +30,7 @@ QUICK = [
     ["bench.ingest", "--seconds", "3", "--clients", "2", "--runs", "1"],
     ["bench.scale", "--pending", "50000"],
     ["bench.recurring", "--schedules", "1000", "--minutes", "1", "--runs", "1", "--shapes", "baseline,staggered"],
+    ["bench.aws_cost"],
 ]
 
 
