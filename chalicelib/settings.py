@@ -13,7 +13,14 @@ from chalicelib.domain.model import Plan
 
 DEFAULT_PLANS: dict[str, Plan] = {
     "free": Plan(
-        "free", 10, 20, 1_000, max_apps=10, max_headers=10, max_header_bytes=4_096, max_api_keys=10,
+        "free",
+        10,
+        20,
+        1_000,
+        max_apps=10,
+        max_headers=10,
+        max_header_bytes=4_096,
+        max_api_keys=10,
         max_schedules=10,
         min_interval_s=300,
     ),
