@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SOURCES := chalicelib scheduler_local awslocal client/scheduler_client client/scheduler_cli app.py
+SOURCES := chalicelib scheduler_local awslocal client/scheduler_client client/scheduler_cli app.py tools
 
 .PHONY: run run-aws test lint typecheck unit bench clean package checkov browser-deps screenshots provider-schema
 
@@ -61,7 +61,8 @@ CHALICE_STAGE ?= dev
 PACKAGE_DIR := build/chalice
 
 # What terraform/ deploys: build/chalice/deployment.zip (app + Linux wheels) and chalice.tf.json
-# (handlers, OpenAPI body). Needs PyPI, not AWS credentials (Chalice's CLI only wants a region name).
+# (handlers, OpenAPI body); then tools/lambda_zip.py adds bytecode and drops what Lambda never runs.
+# Needs PyPI, not AWS credentials (Chalice's CLI only wants a region name).
 # The region is the `region` of TFVARS, the file `terraform apply -var-file` is given (docs/deploy-aws.md).
 TFVARS ?= terraform/envs/dev.tfvars
 TFVARS_REGION = $(shell sed -n 's/^[[:space:]]*region[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' $(TFVARS) 2>/dev/null)
@@ -72,6 +73,8 @@ package: $(STAMP)
 	find chalicelib -name __pycache__ -type d -prune -exec rm -rf {} +
 	find chalicelib -type d -empty -delete
 	AWS_DEFAULT_REGION=$(TFVARS_REGION) $(BIN)/chalice package --pkg-format terraform --stage $(CHALICE_STAGE) $(PACKAGE_DIR)
+	@# bytecode in, unused botocore models and sources out (tools/lambda_zip.py; Chalice's zip stays as chalice.zip)
+	$(BIN)/python -m tools.lambda_zip $(PACKAGE_DIR)/deployment.zip
 
 # checkov pins many packages of its own, so it gets its own virtualenv, pinned by tools-constraints.txt.
 $(TOOLS_STAMP): tools-constraints.txt

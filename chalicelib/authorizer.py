@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import AuthRequest, Blueprint, Chalice, CustomAuthorizer
 
-from chalicelib import bootstrap, observability
+from chalicelib import bootstrap, observability, warmup
 from chalicelib.adapters.aws import authcontext
 from chalicelib.domain.ids import hash_token
 from chalicelib.domain.model import Principal, Scope
@@ -215,3 +215,6 @@ def authorizer(auth_request: AuthRequest) -> dict[str, Any]:
         return bootstrap.aws_runtime().authority.decide(auth_request.token, auth_request.method_arn)
     finally:
         observability.flush()
+
+
+warmup.at_init(__name__)  # in Lambda's init phase only (see chalicelib.warmup)

@@ -9,7 +9,7 @@
 
 Handlers stay thin: the work is in `chalicelib.adapters.aws`, built lazily by the composition root
 (`chalicelib.bootstrap`); boto3 and Powertools are imported on first use, so the local server never
-loads them.
+loads them. Inside Lambda, `chalicelib.warmup` builds what the function uses in the init phase.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, CloudWatchEvent, Rate
 
-from chalicelib import bootstrap, observability
+from chalicelib import bootstrap, observability, warmup
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -89,3 +89,6 @@ def cleanup(event: CloudWatchEvent) -> dict[str, Any]:
 def post_confirmation(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Cognito Post Confirmation: create the tenant and its usage key; return the event."""
     return bootstrap.aws_runtime().provisioner.on_post_confirmation(event)
+
+
+warmup.at_init(__name__)  # in Lambda's init phase only (see chalicelib.warmup)

@@ -45,6 +45,13 @@ SCHEDULE_EXPRESSION_MAX = 256
 # https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
 LAMBDA_ENV_MAX_BYTES = 4 * 1024
 LAMBDA_SYNC_PAYLOAD_MAX_BYTES = 6 * 1024 * 1024
+# Deployment package (same page): "50 MB (zipped, when uploaded through the Lambda API or SDKs)" and
+# "250 MB The maximum size of the contents of a deployment package, including layers and custom
+# runtimes. (unzipped)"; the API reports 262,144,000 bytes (CodeSizeUnzipped, API_AccountLimit.html).
+# The init phase: "limited to 10 seconds" (lambda-runtime-environment.html).
+LAMBDA_ZIP_MAX_BYTES = 50 * 1024 * 1024
+LAMBDA_UNZIPPED_MAX_BYTES = 250 * 1024 * 1024
+LAMBDA_INIT_MAX_S = 10
 
 
 def _number_size(text: str) -> int:

@@ -30,7 +30,6 @@ from chalicelib.adapters.aws.slots import TenantSlots
 from chalicelib.adapters.aws.stores import DynamoAppStore, DynamoKeyStore, DynamoTenantStore, DynamoUsageStore
 from chalicelib.adapters.aws.timer import AwsTimer
 from chalicelib.clock import SystemClock
-from chalicelib.delivery import send_once
 from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
 from chalicelib.ports import Clock
 from chalicelib.services.context import Context
@@ -41,6 +40,10 @@ if TYPE_CHECKING:
     from chalicelib.authorizer import Authority
 
 Metric = Callable[[str, float], None]
+
+# Every AWS service the functions call: the Lambda package keeps botocore's models of these only
+# (tools/lambda_zip.py), so a client of any other service fails here, in tests, not in Lambda.
+SERVICES = frozenset({"dynamodb", "sqs", "scheduler", "kms", "apigateway"})
 
 
 def _no_metric(name: str, value: float) -> None:
@@ -66,6 +69,8 @@ class Clients:
         return client
 
     def _make(self, service: str) -> Any:
+        if service not in SERVICES:
+            raise ValueError(f"{service!r} is not in wiring.SERVICES (the Lambda package has no model for it)")
         import boto3
         from botocore.config import Config
 
@@ -211,6 +216,9 @@ class AwsRuntime:
         )
 
     def _send_once(self, request: DeliveryRequest) -> AttemptOutcome:
+        # aiohttp (~100 ms to import) loads in the delivery function only (chalicelib.warmup, at init)
+        from chalicelib.delivery import send_once
+
         return send_once(
             request,
             user_agent=f"point-in-time-scheduler/{__version__}",
