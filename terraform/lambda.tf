@@ -146,6 +146,8 @@ resource "aws_lambda_function" "cleanup" {
   memory_size      = local.function_memory.cleanup
   timeout          = local.function_timeouts.cleanup
 
+  # SCHEDULER_KMS_KEY_ID: cleanup's delivery queue holds the app store, which is built with the key id
+  # (no KMS grant: taking leases back opens no secret); without it every run failed with a ConfigError.
   environment {
     variables = merge(local.common_env, {
       SCHEDULER_RELEASE_QUEUE_URL     = aws_sqs_queue.release.url
@@ -156,8 +158,6 @@ resource "aws_lambda_function" "cleanup" {
       SCHEDULER_LEAD_S                = tostring(var.lead_s)
       SCHEDULER_LEASE_S               = tostring(var.lease_s)
       SCHEDULER_ARM_HORIZON_S         = local.arm_horizon_env
-      # Cleanup's delivery queue holds the app store, which is built with the key id (no KMS grant:
-      # taking leases back opens no secret); without it every run failed with a ConfigError.
       SCHEDULER_KMS_KEY_ID            = aws_kms_key.secrets.arn
       SCHEDULER_RETENTION_DAYS        = tostring(var.retention_days)
       SCHEDULER_USAGE_PLAN_IDS        = local.usage_plan_ids_json
