@@ -11,6 +11,9 @@ and the API function then needs only `kms:GenerateDataKey`, never `kms:Decrypt`.
 
 `open` (delivery function only, `kms:Decrypt`) caches decrypted data keys per container for
 `cache_s`, keyed by the encrypted key, so warm deliveries to a known app make no KMS call.
+
+The KMS client and key id are resolved on first use: functions that never seal or open (cleanup)
+build stores that hold a sealer but are not given the key id by Terraform.
 """
 
 from __future__ import annotations
@@ -52,10 +55,15 @@ def _unb64(text: str) -> bytes:
 
 
 class Sealer:
-    """Seals and opens values with one KMS key; `kms` is a boto3 KMS client."""
+    """Seals and opens values with one KMS key; `kms` makes the boto3 KMS client, `key_id` names the key."""
 
     def __init__(
-        self, kms: Any, key_id: str, *, cache_s: float = 300.0, monotonic: Callable[[], float] = time.monotonic
+        self,
+        kms: Callable[[], Any],
+        key_id: Callable[[], str],
+        *,
+        cache_s: float = 300.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._kms = kms
         self._key_id = key_id
@@ -70,8 +78,8 @@ class Sealer:
         if not plain:
             return list(values)
         with map_exceptions("KMS"):
-            key = self._kms.generate_data_key(
-                KeyId=self._key_id, KeySpec="AES_256", EncryptionContext={"tenantId": tenant_id}
+            key = self._kms().generate_data_key(
+                KeyId=self._key_id(), KeySpec="AES_256", EncryptionContext={"tenantId": tenant_id}
             )
         aead, wrapped = AESGCM(key["Plaintext"]), _b64(key["CiphertextBlob"])
         return [v if is_sealed(v) else self._seal_one(aead, wrapped, tenant_id, v) for v in values]
@@ -101,8 +109,8 @@ class Sealer:
         if cached is not None and cached[1] > now:
             return cached[0]
         with map_exceptions("KMS"):
-            plain = self._kms.decrypt(
-                CiphertextBlob=wrapped, KeyId=self._key_id, EncryptionContext={"tenantId": tenant_id}
+            plain = self._kms().decrypt(
+                CiphertextBlob=wrapped, KeyId=self._key_id(), EncryptionContext={"tenantId": tenant_id}
             )["Plaintext"]
         with self._lock:
             if len(self._keys) > 10_000:
