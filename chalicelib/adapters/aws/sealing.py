@@ -65,12 +65,16 @@ class Sealer:
         cache_s: float = 300.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._kms = kms
+        self._make_kms = kms
         self._key_id = key_id
         self._cache_s = cache_s
         self._monotonic = monotonic
         self._keys: dict[bytes, tuple[bytes, float]] = {}
         self._lock = threading.Lock()
+
+    @property
+    def _kms(self) -> Any:
+        return self._make_kms()
 
     def seal(self, tenant_id: str, values: Sequence[str]) -> list[str]:
         """Each value sealed (already sealed ones are kept as they are); at most one KMS call."""
@@ -78,7 +82,7 @@ class Sealer:
         if not plain:
             return list(values)
         with map_exceptions("KMS"):
-            key = self._kms().generate_data_key(
+            key = self._kms.generate_data_key(
                 KeyId=self._key_id(), KeySpec="AES_256", EncryptionContext={"tenantId": tenant_id}
             )
         aead, wrapped = AESGCM(key["Plaintext"]), _b64(key["CiphertextBlob"])
@@ -109,7 +113,7 @@ class Sealer:
         if cached is not None and cached[1] > now:
             return cached[0]
         with map_exceptions("KMS"):
-            plain = self._kms().decrypt(
+            plain = self._kms.decrypt(
                 CiphertextBlob=wrapped, KeyId=self._key_id(), EncryptionContext={"tenantId": tenant_id}
             )["Plaintext"]
         with self._lock:
