@@ -12,11 +12,11 @@ with its own message count:
 - `burst`:    one batch of messages due at the same instant: deliveries/s from first to last arrival;
 - `cold_start`: the first 10 messages (due 3 s ahead), which meet cold functions; not in the others.
 
-Half of each scenario's messages go to an aiohttp receiver process, half to a stdlib `http.server`
-receiver in this process. Lateness = arrival at the receiver - sendAt. AWS calls are counted at
-moto's HTTP boundary, per function (`lambda:<function>`) and for the harness itself (what AWS runs
-for us: Scheduler, the event source mapping's polls, which SQS bills, API Gateway's key reads).
-Baseline in the same run: `due_5s` and `burst` on the local server (`make run`).
+Half of each scenario's messages go to an aiohttp receiver process, half to a thread-per-connection
+`http.server` receiver process (`tests.support.threaded_receiver`). Lateness = arrival at the receiver -
+sendAt. AWS calls are counted at moto's HTTP boundary, per function (`lambda:<function>`) and for the
+harness itself (what AWS runs for us: Scheduler, the event source mapping's polls, which SQS bills, API
+Gateway's key reads). Baseline in the same run: `due_5s` and `burst` on the local server (`make run`).
 
     python -m bench.aws_local            # ~23 min; writes bench/results/aws_local.json
     python -m bench.aws_local --quick    # no 20-min scenario, smaller counts (~5 min)
@@ -27,11 +27,9 @@ from __future__ import annotations
 import argparse
 import re
 import tempfile
-import threading
 import time
 from collections import Counter
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -43,41 +41,10 @@ from tests.support.server import SERVE_AWS, ServerProcess
 _MOTO = re.compile(r"moto server on (http://[\d.]+:\d+)")
 
 
-class StdlibReceiver:
-    """A `http.server` receiver in a thread: records (arrival ms, webhook-id, scheduled-at)."""
-
-    def __init__(self) -> None:
-        self.rows: list[list[Any]] = []
-        rows = self.rows
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def do_POST(self) -> None:
-                at = time.time_ns() / 1e6
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                rows.append([at, self.headers.get("webhook-id"), self.headers.get("scheduler-scheduled-at")])
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
 class Target:
     """A running server (local or run-aws) with one app per receiver."""
 
-    def __init__(self, server: ServerProcess, receivers: tuple[ReceiverProcess, StdlibReceiver]) -> None:
+    def __init__(self, server: ServerProcess, receivers: tuple[ReceiverProcess, ReceiverProcess]) -> None:
         self.server = server
         self.client = server.client()
         self.receivers = receivers
@@ -91,7 +58,7 @@ class Target:
         return str(response.json()["id"])
 
     def rows(self) -> list[list[Any]]:
-        return [*self.receivers[0].records(), *self.receivers[1].rows]
+        return [*self.receivers[0].records(), *self.receivers[1].records()]
 
     def calls(self, reset: bool = False) -> Counter[str]:
         if self.moto is None:
@@ -163,7 +130,7 @@ def per_message(calls: Counter[str], count: int) -> dict[str, Any]:
     }
 
 
-def run_aws(args: argparse.Namespace, receivers: tuple[ReceiverProcess, StdlibReceiver]) -> dict[str, Any]:
+def run_aws(args: argparse.Namespace, receivers: tuple[ReceiverProcess, ReceiverProcess]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         env = {"LOG_LEVEL": "WARNING", "POWERTOOLS_LOG_LEVEL": "WARNING", "AWSLOCAL_SEED": str(args.seed)}
         server = ServerProcess(Path(tmp) / "data", env, command=SERVE_AWS).start(timeout_s=180)
@@ -214,7 +181,7 @@ def burst(target: Target, count: int) -> dict[str, Any]:
     return {**result, **per_message(target.calls(reset=True), count)}
 
 
-def run_local(args: argparse.Namespace, receivers: tuple[ReceiverProcess, StdlibReceiver]) -> dict[str, Any]:
+def run_local(args: argparse.Namespace, receivers: tuple[ReceiverProcess, ReceiverProcess]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(Path(tmp) / "data", {"LOG_LEVEL": "WARNING"}).start(timeout_s=120)
         try:
@@ -237,7 +204,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.near, args.mid, args.burst = min(args.near, 60), min(args.mid, 30), min(args.burst, 200)
-    receivers = (ReceiverProcess(), StdlibReceiver())
+    receivers = (ReceiverProcess("aiohttp"), ReceiverProcess("threaded"))
     try:
         started = time.monotonic()
         baseline = run_local(args, receivers)

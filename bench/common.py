@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import platform
@@ -11,6 +12,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -24,13 +26,18 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support.server import ServerProcess
 
+# `--receiver` of the benchmarks: aiohttp (asyncio, one process) or Python's ThreadingHTTPServer
+# (a thread per connection), the two kinds of endpoint users run.
+RECEIVERS = {"aiohttp": "tests.support.receiver", "threaded": "tests.support.threaded_receiver"}
+
 
 class ReceiverProcess:
     """The loopback receiver in its own process (so it does not share our cores' GIL)."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str = "aiohttp") -> None:
+        self.kind = kind
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.receiver"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-m", RECEIVERS[kind]], cwd=ROOT, stdout=subprocess.PIPE, text=True
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -46,6 +53,12 @@ class ReceiverProcess:
     def records(self) -> list[list[Any]]:
         return httpx.get(f"{self.base}/_records", timeout=120).json()  # type: ignore[no-any-return]
 
+    def connections(self) -> dict[str, int] | None:
+        """Connections the threaded receiver accepted and held open at most at once (None for aiohttp)."""
+        if self.kind != "threaded":
+            return None
+        return httpx.get(f"{self.base}/_connections", timeout=30).json()  # type: ignore[no-any-return]
+
     def wait_for(self, count: int, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -57,6 +70,22 @@ class ReceiverProcess:
     def close(self) -> None:
         self.proc.kill()
         self.proc.wait()
+
+
+class KeepAlivePost:
+    """The job APScheduler runs in the benchmarks: a POST on a keep-alive connection of the executor thread (stdlib
+    http.client: a shared httpx client costs several times the CPU per request and would measure httpx)."""
+
+    def __init__(self, port: int) -> None:
+        self._port = port
+        self._local = threading.local()
+
+    def __call__(self, body: bytes, headers: dict[str, str]) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = http.client.HTTPConnection("127.0.0.1", self._port, timeout=10)
+        connection.request("POST", "/ok", body=body, headers={"content-type": "application/json", **headers})
+        connection.getresponse().read()
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
@@ -121,10 +150,12 @@ def post_batches(client: httpx.Client, messages: Sequence[dict[str, Any]], size:
 
 
 @contextlib.contextmanager
-def service_and_receiver(**env: str) -> Iterator[tuple[ServerProcess, ReceiverProcess, str]]:
-    """A receiver process and a fresh `scheduler serve` (`env` over the defaults) with one app delivering to
-    the receiver's `/ok`."""
-    receiver = ReceiverProcess()
+def service_and_receiver(
+    receiver_kind: str = "aiohttp", **env: str
+) -> Iterator[tuple[ServerProcess, ReceiverProcess, str]]:
+    """A receiver process of `receiver_kind` and a fresh `scheduler serve` (`env` over the defaults) with one
+    app delivering to the receiver's `/ok`."""
+    receiver = ReceiverProcess(receiver_kind)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             server = start_server(Path(tmp) / "data", **env)

@@ -5,20 +5,23 @@ process. Ours runs as the real `scheduler serve` process with every state change
 APScheduler 3 runs in this process with its default in-memory job store and thread-pool executor,
 each job doing the same POST on a keep-alive connection of its executor thread.
 
-    python bench/lateness.py --count 30000 --rate 1000 --runs 3
+    python -m bench.lateness --count 30000 --rate 1000 --runs 3 --receiver threaded
+
+`--receiver aiohttp|threaded|both` picks the receiver process (asyncio, or Python's thread-per-connection
+`ThreadingHTTPServer`); both systems of one run deliver to a fresh receiver of the same kind.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
-import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from bench.common import (
+    KeepAlivePost,
     ReceiverProcess,
     delivered_today,
     iso_ms,
@@ -31,8 +34,8 @@ from bench.common import (
 LEAD_MS = 20_000  # time to schedule everything before the first message is due
 
 
-def run_ours(count: int, rate: float) -> dict[str, Any]:
-    with service_and_receiver() as (server, receiver, app_id), server.client() as client:
+def run_ours(count: int, rate: float, receiver_kind: str = "aiohttp", **env: str) -> dict[str, Any]:
+    with service_and_receiver(receiver_kind, **env) as (server, receiver, app_id), server.client() as client:
         first_due = int(time.time() * 1000) + LEAD_MS
         due = [first_due + int(i * 1000 / rate) for i in range(count)]
         messages = [{"appId": app_id, "payload": {"i": i}, "sendAt": iso_ms(ms)} for i, ms in enumerate(due)]
@@ -45,17 +48,18 @@ def run_ours(count: int, rate: float) -> dict[str, Any]:
         time.sleep(1.0)  # let the last state changes commit before reading them
         result = _lateness(receiver.records(), count)
         result["committed_delivered"] = delivered_today(client)
+        result["receiver_connections"] = receiver.connections()
         return result
 
 
-def run_apscheduler(count: int, rate: float) -> dict[str, Any]:
+def run_apscheduler(count: int, rate: float, receiver_kind: str = "aiohttp") -> dict[str, Any]:
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    receiver = ReceiverProcess()
+    receiver = ReceiverProcess(receiver_kind)
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.start()
     try:
-        post = _KeepAlivePost(receiver.port)
+        post = KeepAlivePost(receiver.port)
         first_due = int(time.time() * 1000) + LEAD_MS  # the same lead as ours: adding 30,000 jobs takes seconds
         for i in range(count):
             ms = first_due + int(i * 1000 / rate)
@@ -66,26 +70,10 @@ def run_apscheduler(count: int, rate: float) -> dict[str, Any]:
         if time.time() * 1000 > first_due:
             raise RuntimeError("adding the jobs took longer than the lead")
         receiver.wait_for(count, timeout_s=LEAD_MS / 1000 + count / rate + 60)
-        return _lateness(receiver.records(), count)
+        return {**_lateness(receiver.records(), count), "receiver_connections": receiver.connections()}
     finally:
         scheduler.shutdown(wait=False)
         receiver.close()
-
-
-class _KeepAlivePost:
-    """The job APScheduler runs: a POST on a keep-alive connection of the executor thread (stdlib
-    http.client: a shared httpx client costs several times the CPU per request and would measure httpx)."""
-
-    def __init__(self, port: int) -> None:
-        self._port = port
-        self._local = threading.local()
-
-    def __call__(self, body: bytes, headers: dict[str, str]) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._local.connection = http.client.HTTPConnection("127.0.0.1", self._port, timeout=10)
-        connection.request("POST", "/ok", body=body, headers={"content-type": "application/json", **headers})
-        connection.getresponse().read()
 
 
 def _lateness(records: list[list[Any]], expected: int) -> dict[str, Any]:
@@ -103,20 +91,25 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-apscheduler", action="store_true")
+    parser.add_argument("--receiver", choices=["aiohttp", "threaded", "both"], default="aiohttp")
     args = parser.parse_args()
-    runs: dict[str, list[dict[str, Any]]] = {"ours": [], "apscheduler": []}
+    kinds = ["aiohttp", "threaded"] if args.receiver == "both" else [args.receiver]
+    systems: dict[str, Callable[[int, float, str], dict[str, Any]]] = {"ours": run_ours}
+    if not args.skip_apscheduler:
+        systems["apscheduler"] = run_apscheduler
+    runs: dict[str, list[dict[str, Any]]] = {f"{s} / {k}": [] for k in kinds for s in systems}
     for n in range(args.runs):
-        runs["ours"].append(run_ours(args.count, args.rate))
-        print(f"run {n + 1} ours:        {_line(runs['ours'][-1])}", flush=True)
-        if not args.skip_apscheduler:
-            runs["apscheduler"].append(run_apscheduler(args.count, args.rate))
-            print(f"run {n + 1} apscheduler: {_line(runs['apscheduler'][-1])}", flush=True)
-    medians = {name: _median_of(results) for name, results in runs.items() if results}
+        for kind in kinds:
+            for system, run in systems.items():
+                runs[f"{system} / {kind}"].append(run(args.count, args.rate, kind))
+                print(f"run {n + 1} {system + ' / ' + kind:30} {_line(runs[f'{system} / {kind}'][-1])}", flush=True)
+    medians = {name: _median_of(results) for name, results in runs.items()}
     print(f"\n{args.count} messages at {args.rate:g}/s, {args.runs} runs; median of runs (ms):")
-    print(f"{'':14}{'p50':>8}{'p99':>8}{'max':>8}{'lost':>6}")
+    print(f"{'':30}{'p50':>8}{'p99':>8}{'max':>8}{'lost':>6}")
     for name, figures in medians.items():
-        print(f"{name:14}{figures['p50']:8.1f}{figures['p99']:8.1f}{figures['max']:8.1f}{figures['lost']:6.0f}")
-    path = write_results("lateness", {"count": args.count, "rate": args.rate, "runs": runs, "median_of_runs": medians})
+        print(f"{name:30}{figures['p50']:8.1f}{figures['p99']:8.1f}{figures['max']:8.1f}{figures['lost']:6.0f}")
+    results = {"count": args.count, "rate": args.rate, "receivers": kinds, "runs": runs, "median_of_runs": medians}
+    path = write_results("lateness", results)
     print(f"wrote {path}")
 
 
@@ -131,6 +124,7 @@ def _line(result: dict[str, Any]) -> str:
     return (
         f"p50 {result['p50']:.1f} ms  p99 {result['p99']:.1f} ms  max {result['max']:.1f} ms  "
         f"lost {result['lost']}  early {result['early']}"
+        + (f"  connections {result['receiver_connections']}" if result.get("receiver_connections") else "")
     )
 
 

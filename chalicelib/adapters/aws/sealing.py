@@ -11,6 +11,9 @@ and the API function then needs only `kms:GenerateDataKey`, never `kms:Decrypt`.
 
 `open` (delivery function only, `kms:Decrypt`) caches decrypted data keys per container for
 `cache_s`, keyed by the encrypted key, so warm deliveries to a known app make no KMS call.
+
+The KMS client and key id are resolved on first use: functions that never seal or open (cleanup)
+build stores that hold a sealer but are not given the key id by Terraform.
 """
 
 from __future__ import annotations
@@ -52,17 +55,26 @@ def _unb64(text: str) -> bytes:
 
 
 class Sealer:
-    """Seals and opens values with one KMS key; `kms` is a boto3 KMS client."""
+    """Seals and opens values with one KMS key; `kms` makes the boto3 KMS client, `key_id` names the key."""
 
     def __init__(
-        self, kms: Any, key_id: str, *, cache_s: float = 300.0, monotonic: Callable[[], float] = time.monotonic
+        self,
+        kms: Callable[[], Any],
+        key_id: Callable[[], str],
+        *,
+        cache_s: float = 300.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._kms = kms
+        self._make_kms = kms
         self._key_id = key_id
         self._cache_s = cache_s
         self._monotonic = monotonic
         self._keys: dict[bytes, tuple[bytes, float]] = {}
         self._lock = threading.Lock()
+
+    @property
+    def _kms(self) -> Any:
+        return self._make_kms()
 
     def seal(self, tenant_id: str, values: Sequence[str]) -> list[str]:
         """Each value sealed (already sealed ones are kept as they are); at most one KMS call."""
@@ -71,7 +83,7 @@ class Sealer:
             return list(values)
         with map_exceptions("KMS"):
             key = self._kms.generate_data_key(
-                KeyId=self._key_id, KeySpec="AES_256", EncryptionContext={"tenantId": tenant_id}
+                KeyId=self._key_id(), KeySpec="AES_256", EncryptionContext={"tenantId": tenant_id}
             )
         aead, wrapped = AESGCM(key["Plaintext"]), _b64(key["CiphertextBlob"])
         return [v if is_sealed(v) else self._seal_one(aead, wrapped, tenant_id, v) for v in values]
@@ -102,7 +114,7 @@ class Sealer:
             return cached[0]
         with map_exceptions("KMS"):
             plain = self._kms.decrypt(
-                CiphertextBlob=wrapped, KeyId=self._key_id, EncryptionContext={"tenantId": tenant_id}
+                CiphertextBlob=wrapped, KeyId=self._key_id(), EncryptionContext={"tenantId": tenant_id}
             )["Plaintext"]
         with self._lock:
             if len(self._keys) > 10_000:

@@ -112,7 +112,7 @@ class AwsRuntime:
     @functools.cached_property
     def sealer(self) -> Sealer:
         """KMS envelope sealing of app secrets and header values."""
-        return Sealer(self.clients.get("kms"), self.config.require("kms_key_id"))
+        return Sealer(lambda: self.clients.get("kms"), lambda: self.config.require("kms_key_id"))
 
     @functools.cached_property
     def tenants(self) -> DynamoTenantStore:
