@@ -29,6 +29,7 @@ log = logging.getLogger("scheduler.warmup")
 
 
 def _api(runtime: AwsRuntime) -> object:
+    runtime.clients.get("kms")  # the sealer makes its client on first use; the API seals app secrets
     return runtime.context
 
 
@@ -45,6 +46,7 @@ def _deliver(runtime: AwsRuntime) -> object:
     from chalicelib import delivery  # the HTTP sender (aiohttp), loaded by the first delivery
 
     del batch, delivery
+    runtime.clients.get("kms")  # opens app secrets on the first delivery
     return runtime.worker
 
 

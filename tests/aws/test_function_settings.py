@@ -7,6 +7,7 @@ import dataclasses
 import json
 
 import boto3
+import pytest
 from chalice.test import Client
 
 from chalicelib import bootstrap
@@ -29,20 +30,21 @@ def as_deployed(config: AwsConfig, function: str) -> AwsConfig:
     return dataclasses.replace(config, **blanked)
 
 
-def test_terraform_gives_cleanup_no_kms_key(config: AwsConfig) -> None:
-    assert as_deployed(config, "cleanup").kms_key_id == ""  # so the next test runs cleanup without one
-
-
+@pytest.mark.parametrize("kms_key", ["as deployed", "unset"])
 def test_cleanup_arms_lost_work_with_the_settings_terraform_gives_it(
-    aws: boto3.session.Session, runtime: AwsRuntime, tenant: Tenant, faults: Faults, clock: SettableClock
+    aws: boto3.session.Session, runtime: AwsRuntime, tenant: Tenant, faults: Faults, clock: SettableClock, kms_key: str
 ) -> None:
+    """Cleanup opens no secret: it also runs without a KMS key id (its stores resolve the key on first use)."""
     faults.fail("sqs", "SendMessage", fault.throttled("AWS.SimpleQueueService.RequestThrottled"), times=10**6)
     raw = {"appId": tenant.app_id, "payload": {"n": 1}, "delaySeconds": 300}
     [created] = messages.schedule(runtime.context, tenant.principal, [raw])
     assert isinstance(created, messages.Inserted), created
     faults.clear()
     clock.advance(1_000)
-    cleanup = support.runtime(aws, as_deployed(runtime.config, "cleanup"), clock=clock)
+    deployed = as_deployed(runtime.config, "cleanup")
+    if kms_key == "unset":
+        deployed = dataclasses.replace(deployed, kms_key_id="")
+    cleanup = support.runtime(aws, deployed, clock=clock)
     bootstrap.install(cleanup)
     from app import app
 

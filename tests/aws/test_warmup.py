@@ -18,7 +18,7 @@ BUILDS = {
     "app.app": ("context", {"dynamodb", "sqs", "scheduler", "kms", "apigateway"}),
     "chalicelib.authorizer.authorizer": ("authority", {"dynamodb"}),
     "chalicelib.triggers.deliver": ("worker", {"dynamodb", "sqs", "scheduler", "kms"}),
-    "chalicelib.triggers.cleanup": ("cleanup", {"dynamodb", "sqs", "scheduler", "kms", "apigateway"}),
+    "chalicelib.triggers.cleanup": ("cleanup", {"dynamodb", "sqs", "scheduler", "apigateway"}),  # opens no secret
     "chalicelib.triggers.post_confirmation": ("provisioner", {"dynamodb", "apigateway"}),
 }
 
