@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +66,7 @@ class StreamPoller:
     invoke: Callable[[dict[str, Any]], Any]
     filters: Sequence[dict[str, Any]] = ()
     batch_size: int = 100
+    retry_s: float = 0.0  # pause before retrying a failed batch
     checkpoints: dict[str, str] = field(default_factory=dict)  # shard id -> last sequence number passed
     invocations: int = 0
     failures: int = 0
@@ -129,6 +131,7 @@ class StreamPoller:
                 if max_failures is not None and failed >= max_failures:
                     raise
                 log.warning("stream mapping: the batch failed; retrying it from its first record", exc_info=True)
+                time.sleep(self.retry_s)
 
 
 class StreamMappingDriver:
@@ -138,7 +141,7 @@ class StreamMappingDriver:
         self._function = function
         self._loop: asyncio.AbstractEventLoop | None = None
         self.poller = StreamPoller(
-            streams, mapping.stream_arn, self._call, filters=mapping.filters, batch_size=mapping.batch_size
+            streams, mapping.stream_arn, self._call, filters=mapping.filters, batch_size=mapping.batch_size, retry_s=1.0
         )
         self._mapping = mapping
 
