@@ -1,5 +1,6 @@
 """What Terraform deploys, read off the evaluated module: the functions (handler, environment, timeout,
-memory, concurrency, dead-letter target), the SQS event source mappings, the scheduled rules, the
+memory, concurrency, dead-letter target), the SQS and DynamoDB stream event source mappings, the
+scheduled rules, the
 API stage (throttle, key source, gateway responses) and the usage plans.
 
 `apply(module)` creates every resource moto can hold and returns the `Deployment`.
@@ -7,6 +8,7 @@ API stage (throttle, key source, gateway responses) and the usage plans.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,6 +53,16 @@ class QueueMapping:
     batching_window_s: int
     report_failures: bool
     max_concurrency: int | None
+
+
+@dataclass(frozen=True)
+class StreamMapping:
+    """A DynamoDB stream event source mapping (filters decoded from their patterns)."""
+
+    stream_arn: str
+    function: str  # Function.key
+    batch_size: int
+    filters: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -105,6 +117,7 @@ class Deployment:
     usage_plans: dict[str, UsagePlan]  # plan name -> plan
     stage: Stage
     created: list[str] = field(default_factory=list)
+    stream_mappings: list[StreamMapping] = field(default_factory=list)
 
     def function_by_arn(self, arn: str) -> Function | None:
         """The function an ARN names (or a qualified ARN of it)."""
@@ -119,10 +132,13 @@ def apply(module: Module) -> Deployment:
     queues = {q["arn"]: q["url"] for q in module.resources("aws_sqs_queue").values()}
     functions = {key: _function(key, r) for key, r in module.resources("aws_lambda_function").items()}
     by_arn = {f.arn: f.key for f in functions.values()}
+    sources = list(module.resources("aws_lambda_event_source_mapping").values())
+    streams = [r for r in sources if ":dynamodb:" in str(r["event_source_arn"])]
     return Deployment(
         functions=functions,
         queues=queues,
-        mappings=[_mapping(r, by_arn) for r in module.resources("aws_lambda_event_source_mapping").values()],
+        mappings=[_mapping(r, by_arn) for r in sources if r not in streams],
+        stream_mappings=[_stream_mapping(r, by_arn) for r in streams],
         rules=_rules(module, by_arn),
         usage_plans=_plans(module),
         stage=_stage(module),
@@ -155,6 +171,17 @@ def _mapping(resource: Mapping[str, Any], by_arn: Mapping[str, str]) -> QueueMap
         batching_window_s=int(resource.get("maximum_batching_window_in_seconds", 0)),
         report_failures="ReportBatchItemFailures" in (resource.get("function_response_types") or []),
         max_concurrency=int(scaling[0]["maximum_concurrency"]) if scaling else None,
+    )
+
+
+def _stream_mapping(resource: Mapping[str, Any], by_arn: Mapping[str, str]) -> StreamMapping:
+    criteria = resource.get("filter_criteria") or [{}]
+    patterns = [f["pattern"] for f in criteria[0].get("filter", [])]
+    return StreamMapping(
+        stream_arn=str(resource["event_source_arn"]),
+        function=by_arn[str(resource["function_name"])],
+        batch_size=int(resource.get("batch_size", 100)),
+        filters=[json.loads(p) if isinstance(p, str) else dict(p) for p in patterns],
     )
 
 

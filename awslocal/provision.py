@@ -79,14 +79,17 @@ class MotoProvider:
         indexes = [self._gsi(index) for index in args.get("global_secondary_index", [])]
         if indexes:
             request["GlobalSecondaryIndexes"] = indexes
+        if args.get("stream_enabled"):
+            request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": args["stream_view_type"]}
         client = self._client("dynamodb")
-        client.create_table(**request)
+        table = client.create_table(**request)["TableDescription"]
         ttl = _first(args.get("ttl"))
         if ttl.get("enabled"):
             client.update_time_to_live(
                 TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["attribute_name"]}
             )
-        return {"id": name, "arn": self._arn("dynamodb", f"table/{name}")}
+        stream = table.get("LatestStreamArn", "")
+        return {"id": name, "arn": self._arn("dynamodb", f"table/{name}"), "stream_arn": stream}
 
     @staticmethod
     def _gsi(index: Mapping[str, Any]) -> dict[str, Any]:

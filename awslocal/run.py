@@ -39,6 +39,7 @@ from awslocal.motoserver import HARNESS_AGENT
 from awslocal.processes import ROOT, Child, base_env, python
 from awslocal.provision import MotoProvider
 from awslocal.scheduler import RuleDriver, SchedulerDriver
+from awslocal.streams import StreamMappingDriver
 from awslocal.terraform import Module
 
 log = logging.getLogger("awslocal")
@@ -200,6 +201,9 @@ class Harness:
         for mapping in self.deployment.mappings:
             drivers.append(QueueMappingDriver(sqs, mapping, self.deployment.queues[mapping.queue_arn],
                                               self.functions[mapping.function], REGION))  # fmt: skip
+        for stream in self.deployment.stream_mappings:
+            drivers.append(StreamMappingDriver(self._aws.client("dynamodbstreams"), stream,
+                                               self.functions[stream.function]))  # fmt: skip
         for rule in self.deployment.rules:
             drivers.append(RuleDriver(rule, self.functions, invoker, account=ACCOUNT, region=REGION))
         self._tasks = [asyncio.create_task(driver.run()) for driver in drivers]

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 import boto3
 from moto import mock_aws
 
+from chalicelib.adapters.aws import meter as meter_module
 from chalicelib.adapters.aws import tables
 from chalicelib.adapters.aws.limits import item_size
 from chalicelib.adapters.aws.wiring import AwsRuntime
@@ -36,6 +37,8 @@ from tests.aws import support
 from tests.support.doubles import SettableClock
 
 RESULTS = ROOT / "bench" / "results" / "aws_calls.json"
+METER_BATCH = meter_module.BATCH_SIZE  # the meter mapping's (terraform/meter.tf is held to it)
+METER_QUIET_RECORDS = 30
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"}
 PAYLOAD = {"event": "invoice.due", "invoice": "in_0123456789", "amount": 4200, "currency": "eur", "note": "x" * 300}
 
@@ -122,6 +125,8 @@ class Meter:
         for table, key, transactional, before in context.get("bench_writes", []):
             self.tally.wru += self._write_units(table, before, self._read(table, key), transactional)
         self.tally.rru += self._read_units(parsed, context.get("bench_consistent", False))
+        if model.name == "GetItem" and "Item" not in parsed:  # a miss is billed the minimum unit
+            self.tally.rru += 1.0 if context.get("bench_consistent") else 0.5
 
     def _targets(self, operation: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any], bool]]:
         if operation != "TransactWriteItems":
@@ -221,7 +226,53 @@ def measure(n: int = 20) -> dict[str, Any]:
         )
         for service in ("dynamodb", "sqs", "scheduler", "kms"):
             meter.hook(runtime.clients.get(service))
-        return _scenarios(runtime, meter, clock, who, app.id, n)
+        results = _scenarios(runtime, meter, clock, who, app.id, n)
+        results.update(_metering(session, runtime, meter))
+        return results
+
+
+METER_QUIET = "meter, one write's records per invocation (per invocation)"
+METER_BUSY = f"meter, batches of {METER_BATCH} (per record)"
+
+
+def _metering(session: boto3.session.Session, runtime: AwsRuntime, meter: Meter) -> dict[str, Any]:
+    """The meter Lambda on the stream records the scenarios wrote (filtered as its mapping does).
+    Quiet stream: each write's records in their own invocation (a create's INSERT; a result's attempt
+    and message, one transaction on one partition key, so adjacent on one shard); busy: full batches.
+    The mapping's stream reads are free (DynamoDB Streams pricing: GetRecords by Lambda triggers)."""
+    captured: list[dict[str, Any]] = []
+    support.meter_poller(session, runtime.config, runtime, captured.append).poll(max_failures=1)
+    records = [record for event in captured for record in event["Records"]]
+    by_message = Counter(_pk(r) for r in records)
+    delivered = {_pk(r) for r in records if _delivered(r)}
+    per_message = sum(by_message[m] for m in delivered) / max(1, len(delivered))
+    groups: list[list[dict[str, Any]]] = []
+    for record in records[: METER_QUIET_RECORDS * 2]:
+        created = record["eventName"] == "INSERT" and record["dynamodb"]["Keys"]["sk"]["S"] == "m"
+        if groups and _pk(groups[-1][-1]) == _pk(record) and not created:  # the rest of one result
+            groups[-1].append(record)
+        else:
+            groups.append([record])
+    quiet = groups[:-1]  # the last group may continue past the cut
+    busy = records[sum(len(g) for g in quiet) :]
+    meter.take()
+    for group in quiet:
+        runtime.meter.apply(group)
+    quiet_tally = meter.take().scaled(len(quiet))
+    for start in range(0, len(busy), METER_BATCH):
+        runtime.meter.apply(busy[start : start + METER_BATCH])
+    busy_tally = meter.take().scaled(len(busy))
+    for tally in (quiet_tally, busy_tally):
+        tally["recordsPerDeliveredMessage"] = per_message
+    return {METER_QUIET: quiet_tally, METER_BUSY: busy_tally}
+
+
+def _pk(record: dict[str, Any]) -> str:
+    return str(record["dynamodb"]["Keys"]["pk"]["S"])
+
+
+def _delivered(record: dict[str, Any]) -> bool:
+    return record["eventName"] == "MODIFY" and record["dynamodb"]["NewImage"]["status"]["S"] == "delivered"
 
 
 def _create(runtime: AwsRuntime, who: Any, app_id: str, delay_s: float, count: int = 1) -> list[Message]:

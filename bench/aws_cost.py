@@ -24,6 +24,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench.aws_calls import METER_BUSY, METER_QUIET
+from bench.aws_work import METER_RECORDS
 from bench.deployed import Deployed, deployed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,11 +169,20 @@ def path(d: Deployed, results: dict[str, Any], *, later: bool, batch: bool, busy
         + release_work["logBytes"]
         + release_work["logEvents"] * LOG_EVENT_OVERHEAD
     )
+    metering = _meter(d, results, busy=busy, batch=batch)
+    invocations["meter"] = metering["invocations"]
+    traced["meter"] = fn["meter"].tracing == "Active"
+    log_bytes += metering["invocations"] * platform_log_bytes(traced["meter"]) + metering["logBytes"]
     traces = sum(invocations[k] * sampled_fraction() for k, on in traced.items() if on)
-    wru = create["wru"] + deliver["wru"] + requeue["wru"]
-    rru = create["rru"] + deliver["rru"] + requeue["rru"]
+    wru = create["wru"] + deliver["wru"] + requeue["wru"] + metering["wru"]
+    rru = create["rru"] + deliver["rru"] + requeue["rru"] + metering["rru"]
     sqs = _sqs_calls(create, deliver, requeue) + 2 / size  # + the mapping's receive and delete of the release message
-    lambda_usd = invocations["api"] * api["usd"] + invocations["schedule"] * schedule["usd"] + release["usd"] / size
+    lambda_usd = (
+        invocations["api"] * api["usd"]
+        + invocations["schedule"] * schedule["usd"]
+        + release["usd"] / size
+        + metering["invocations"] * metering["usd"]
+    )
     usd = {
         "API Gateway": _price("apigw_rest") / per_request,
         "Lambda": lambda_usd * 1e6,
@@ -183,8 +194,13 @@ def path(d: Deployed, results: dict[str, Any], *, later: bool, batch: bool, busy
         "X-Ray": traces * _price("xray_trace"),
     }
     usd["total"] = sum(usd.values())
-    calls = create["totalCalls"] + deliver["totalCalls"] + requeue["totalCalls"]
-    gb_s = invocations["api"] * api["gbS"] + invocations["schedule"] * schedule["gbS"] + release["gbS"] / size
+    calls = create["totalCalls"] + deliver["totalCalls"] + requeue["totalCalls"] + metering["calls"]
+    gb_s = (
+        invocations["api"] * api["gbS"]
+        + invocations["schedule"] * schedule["gbS"]
+        + release["gbS"] / size
+        + metering["invocations"] * metering["gbS"]
+    )
     return {
         "calls": round(calls, 2),
         "wru": round(wru, 2),
@@ -194,6 +210,33 @@ def path(d: Deployed, results: dict[str, Any], *, later: bool, batch: bool, busy
         "logBytes": round(log_bytes),
         "traces": round(traces, 3),
         "usdPerMillion": {k: round(v, 2) for k, v in usd.items()},
+    }
+
+
+def _meter(d: Deployed, results: dict[str, Any], *, busy: bool, batch: bool = False) -> dict[str, float]:
+    """The meter Lambda's share of one delivered message (its stream records: stored, attempted,
+    delivered). Quiet stream: one invocation per write (the create's transaction, shared by a batch of
+    100; the result's), each one ledger read and one transaction of a counter and the ledger; busy:
+    full batches of the mapping's size, one tenant-day each (every further tenant-day in a batch adds
+    one counter update, 2 WRU). Per message: calls, WRU, RRU, invocations, log bytes; per invocation
+    $ and GB-s (AWS calls at CALL_MS plus the measured CPU per record)."""
+    steps, work = results["steps"], results["work"][d.log_level]["meter"]
+    records = float(steps[METER_BUSY]["recordsPerDeliveredMessage"])
+    # an invocation with one tenant-day costs the same whatever its size: a ledger read, a transaction
+    step = {k: steps[METER_QUIET][k] for k in ("totalCalls", "wru", "rru")}
+    invocations = records / d.meter_batch_size if busy else (0.01 if batch else 1.0) + 1.0
+    memory = d.functions["meter"].memory_mb
+    ms = step["totalCalls"] * CALL_MS + cpu_ms(work["cpuMsMedian"] * records / invocations, memory)
+    invocation = _invocation(d, "meter", ms)
+    return {
+        "calls": step["totalCalls"] * invocations,
+        "wru": step["wru"] * invocations,
+        "rru": step["rru"] * invocations,
+        "invocations": invocations,
+        "usd": invocation["usd"],
+        "gbS": invocation["gbS"],
+        # one log line an invocation, whatever its size (measured over invocations of METER_RECORDS)
+        "logBytes": invocations * METER_RECORDS * (work["logBytes"] + LOG_EVENT_OVERHEAD * work["logEvents"]),
     }
 
 
@@ -239,13 +282,32 @@ def _functions_line(d: Deployed) -> str:
     parts = [
         f"`{name}` {f.memory_mb} MB {f.architecture} tracing {f.tracing}"
         for name, f in d.functions.items()
-        if name in ("api_handler", "deliver")
+        if name in ("api_handler", "deliver", "meter")
     ]
     return (
         ", ".join(parts)
-        + f"; log level {d.log_level}; release batch {d.release_batch_size}; API stage tracing "
+        + f"; log level {d.log_level}; release batch {d.release_batch_size}; meter batch {d.meter_batch_size}"
+        + "; API stage tracing "
         + ("on" if d.api_tracing else "off")
         + ("; access log on" if d.access_log_format else "")
+    )
+
+
+def _meter_line(d: Deployed, results: dict[str, Any]) -> str:
+    """The meter's share, included in every row above (stream reads by its mapping are free)."""
+    quiet, busy = _meter(d, results, busy=False), _meter(d, results, busy=True)
+    records = results["steps"][METER_BUSY]["recordsPerDeliveredMessage"]
+
+    def usd(m: dict[str, float]) -> float:
+        return m["invocations"] * m["usd"] * 1e6 + m["wru"] * _price("ddb_wru") + m["rru"] * _price("ddb_rru")
+
+    return (
+        f"Metering (the `meter` Lambda on the messages stream; in every row above): a delivered message is "
+        f"{records:g} stream records. Quiet (one invocation per write, single creates): "
+        f"{quiet['invocations']:g} invocations, {quiet['wru']:g} WRU, {quiet['rru']:g} RRU, "
+        f"{quiet['gbS']:.5f} GB-s each: ${usd(quiet):.2f}/M. Busy (batches of {d.meter_batch_size}, one "
+        f"tenant-day each; +2 WRU a batch per further tenant-day): {busy['invocations']:.4f} invocations, "
+        f"{busy['wru']:.4f} WRU, {busy['rru']:.4f} RRU: ${usd(busy):.3f}/M."
     )
 
 
@@ -274,6 +336,8 @@ def render(results: dict[str, Any]) -> str:
                 + " | ".join(f"{usd[c]:.2f}" for c in components)
                 + f" | **{usd['total']:.2f}** |"
             )
+        lines.append("")
+        lines.append(_meter_line(d, results))
         lines.append("")
         for target, limit in TARGETS.items():
             for load in ("quiet", "busy"):

@@ -9,7 +9,9 @@ Steps measured (each `runs` times, medians and p99 kept):
 - `create_batch`: one `messages.schedule` of 100 messages due later (per message);
 - `schedule`: the delivery handler on an EventBridge Scheduler event (re-queue);
 - `release`: the delivery handler on an SQS event of one record (wait-out, claim, send, result);
-- `release_batch`: the delivery handler on an SQS event of `batch` records (per record).
+- `release_batch`: the delivery handler on an SQS event of `batch` records (per record);
+- `meter`: the meter handler on stream events of `METER_RECORDS` records of what the steps above
+  wrote (per record).
 The receiver is a fake answering 200 after 150 ms on the manual clock: no real waiting, no real CPU.
 """
 
@@ -40,6 +42,7 @@ from tests.support.doubles import SettableClock
 RECEIVER_MS = 150
 PAYLOAD = {"event": "invoice.due", "invoice": "in_0123456789", "amount": 4200, "currency": "eur", "note": "x" * 300}
 LATER_S = 7_200
+METER_RECORDS = 100
 
 
 class MotoCpu:
@@ -179,11 +182,19 @@ def _timed(moto: MotoCpu, logs: LogCapture, per: int, step: Callable[[], Any], s
     return result
 
 
+def _stream_records(session: Any, runtime: Any) -> list[dict[str, Any]]:
+    """What the meter's mapping would hand the meter of everything written so far (filtered)."""
+    captured: list[dict[str, Any]] = []
+    support.meter_poller(session, runtime.config, runtime, captured.append).poll(max_failures=1)
+    return [record for event in captured for record in event["Records"]]
+
+
 def measure(log_level: str, runs: int = 30, batch: int = 10) -> dict[str, dict[str, float]]:
     """Medians and p99 of CPU ms, log bytes and log events per message for each step."""
     from chalicelib import triggers
 
-    steps = {name: Samples([], [], []) for name in ("create", "create_batch", "schedule", "release", "release_batch")}
+    names = ("create", "create_batch", "schedule", "release", "release_batch", "meter")
+    steps = {name: Samples([], [], []) for name in names}
     with support.aws_env(), mock_aws(), _lambda_env(log_level), MotoCpu().installed() as moto:
         session = support.session()
         config = support.create_stack(session)
@@ -240,6 +251,17 @@ def measure(log_level: str, runs: int = 30, batch: int = 10) -> dict[str, dict[s
                         batch,
                         lambda e=event: deliver(e, LambdaContext("deliver", 128)),
                         steps["release_batch"],
+                    )
+                records = _stream_records(session, runtime)
+                logs.take()
+                for start in range(0, len(records) - METER_RECORDS + 1, METER_RECORDS):
+                    event = {"Records": records[start : start + METER_RECORDS]}
+                    _timed(
+                        moto,
+                        logs,
+                        METER_RECORDS,
+                        lambda e=event: triggers.meter(e, LambdaContext("meter", 256)),
+                        steps["meter"],
                     )
         finally:
             bootstrap.install(None)

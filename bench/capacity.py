@@ -47,9 +47,10 @@ WAIT_S = 0.5  # mean wait-out of the last sub-second before a release message is
 CALL_S = 0.01  # one DynamoDB/SQS call in-region
 CALLS_PER_DELIVERY = 3
 
-# Write units per message by table and index: create (message 2 + payload 2 | counter 2 | by-send 1,
-# by-wake 1) + delivery (claim 1, message 2 + attempt 2 | counters 2 | by-wake 1, by-feed 1).
-WRU = {"messages": 9, "usage": 4, "by-send": 1, "by-wake": 2, "by-feed": 1}
+# Write units per message by table and index: create (message 2 + payload 2 | quota reservation 1 |
+# by-send 1, by-wake 1) + delivery (claim 1, message 2 + attempt 2 | tenant slot take and release 2 |
+# by-wake 1, by-feed 1). The counters are the meter's (off the request path; a few per stream batch).
+WRU = {"messages": 9, "usage": 3, "by-send": 1, "by-wake": 2, "by-feed": 1}
 # WRU a message puts on the busiest partition key of its tenant (keys sharded per tenant: codec).
 HOT_PER_TENANT = {
     "by-send": 1 / codec.LIST_SHARDS,

@@ -54,6 +54,7 @@ class Deployed:
     batching_window_s: int
     api_tracing: bool
     access_log_format: str | None
+    meter_batch_size: int = 100
 
     @property
     def traced(self) -> bool:
@@ -91,4 +92,5 @@ def deployed(env: str | None) -> Deployed:
         batching_window_s=int(mapping.get("maximum_batching_window_in_seconds", 0)),
         api_tracing=bool(stage.get("xray_tracing_enabled", False)),
         access_log_format=str(access[0]["format"]) if access else None,
+        meter_batch_size=int(found.resource("aws_lambda_event_source_mapping", "meter").args.get("batch_size", 100)),
     )

@@ -6,6 +6,9 @@
   one batch run concurrently; each failed record is reported alone, never the whole batch.
 - `cleanup`: every minute (see `adapters.aws.cleanup`).
 - `post_confirmation`: the Cognito Post Confirmation trigger (see `adapters.aws.provisioning`).
+- `meter`: the consumer of the messages table's stream (a DynamoDB event source mapping declared in
+  terraform/meter.tf): adds each batch to the usage counters, once (see `adapters.aws.meter`). A
+  failure raises, so the mapping retries the batch from its first record.
 
 Handlers stay thin: the work is in `chalicelib.adapters.aws`, built lazily by the composition root
 (`chalicelib.bootstrap`); boto3 and Powertools are imported on first use, so the local server never
@@ -89,6 +92,15 @@ def cleanup(event: CloudWatchEvent) -> dict[str, Any]:
 def post_confirmation(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Cognito Post Confirmation: create the tenant and its usage key; return the event."""
     return bootstrap.aws_runtime().provisioner.on_post_confirmation(event)
+
+
+@bp.lambda_function(name="meter")
+@observability.lambda_handler
+def meter(event: dict[str, Any], context: Any) -> dict[str, int]:
+    """A stream batch of the messages table → the usage counters; raises to have the batch retried."""
+    report = bootstrap.aws_runtime().meter.apply(event.get("Records") or [])
+    observability.logger().info("meter batch", extra=report.as_dict())
+    return report.as_dict()
 
 
 warmup.at_init(__name__)  # in Lambda's init phase only (see chalicelib.warmup)

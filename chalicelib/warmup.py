@@ -54,6 +54,10 @@ def _cleanup(runtime: AwsRuntime) -> object:
     return runtime.cleanup
 
 
+def _meter(runtime: AwsRuntime) -> object:
+    return runtime.meter
+
+
 def _post_confirmation(runtime: AwsRuntime) -> object:
     return runtime.provisioner
 
@@ -65,6 +69,7 @@ WARM: dict[str, Callable[[AwsRuntime], object]] = {
     "chalicelib.triggers.deliver": _deliver,
     "chalicelib.triggers.cleanup": _cleanup,
     "chalicelib.triggers.post_confirmation": _post_confirmation,
+    "chalicelib.triggers.meter": _meter,
 }
 
 

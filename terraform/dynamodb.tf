@@ -124,6 +124,9 @@ resource "aws_dynamodb_table" "messages" {
   hash_key                    = "pk"
   range_key                   = "sk"
   deletion_protection_enabled = var.deletion_protection
+  # Feeds the meter (terraform/meter.tf): the usage counters are kept from it, not in the writes.
+  stream_enabled   = true
+  stream_view_type = "NEW_AND_OLD_IMAGES"
 
   attribute {
     name = "pk"
@@ -261,6 +264,12 @@ resource "aws_dynamodb_table" "usage" {
   attribute {
     name = "day"
     type = "S"
+  }
+
+  # The meter's ledger items (`meter#<eventID>`) expire after 2 days; counters have no `expiresAt`.
+  ttl {
+    attribute_name = "expiresAt"
+    enabled        = true
   }
 
   # Pre-warmed (see variable dynamodb_warm_write_units): a new table would take 4,000 WRU/s.

@@ -40,6 +40,7 @@ locals {
     deliver           = data.aws_iam_policy_document.deliver.json
     cleanup           = data.aws_iam_policy_document.cleanup.json
     post_confirmation = data.aws_iam_policy_document.post_confirmation.json
+    meter             = data.aws_iam_policy_document.meter.json
   }
   schedules_of_messages = "${local.schedule_arn_prefix}/m-*"
 
@@ -218,8 +219,8 @@ data "aws_iam_policy_document" "deliver" {
   }
 
   statement {
-    sid       = "Meter"
-    actions   = ["dynamodb:UpdateItem", "dynamodb:Query"] # counters, and the tenant's delivery slots (slots.py)
+    sid       = "Slots"
+    actions   = ["dynamodb:UpdateItem", "dynamodb:Query"] # the tenant's delivery slots (slots.py); counters: the meter
     resources = [aws_dynamodb_table.usage.arn]
   }
 

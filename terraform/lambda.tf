@@ -1,4 +1,4 @@
-# The five functions of the Chalice app, all from the one `deployment.zip` that `make package` builds
+# The functions of the Chalice app (the sixth, `meter`, is in meter.tf), all from the one `deployment.zip` that `make package` builds
 # (`chalice package`: app.py, chalicelib/ and the Linux wheels of requirements.txt). The handlers
 # are the ones Chalice generates (tests/terraform checks them against the package's chalice.tf.json);
 # the environment of each function is what its code reads (tests/terraform checks that too).

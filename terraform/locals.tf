@@ -23,6 +23,7 @@ locals {
     deliver           = "${local.name}-deliver"
     cleanup           = "${local.name}-cleanup"
     post_confirmation = "${local.name}-post-confirmation"
+    meter             = "${local.name}-meter"
   }
   function_arns = {
     for key, function_name in local.function_names :
@@ -37,6 +38,7 @@ locals {
     deliver           = 30
     cleanup           = 60
     post_confirmation = 5
+    meter             = 60
   }
   function_memory = {
     api_handler       = var.function_memory_mb.api_handler
@@ -44,6 +46,7 @@ locals {
     deliver           = var.function_memory_mb.deliver
     cleanup           = var.function_memory_mb.cleanup
     post_confirmation = var.function_memory_mb.post_confirmation
+    meter             = var.function_memory_mb.meter
   }
   log_group_arns = {
     for key, function_name in local.function_names :

@@ -176,6 +176,7 @@ variable "function_memory_mb" {
     deliver           = optional(number, 512)
     cleanup           = optional(number, 512)
     post_confirmation = optional(number, 256)
+    meter             = optional(number, 256)
   })
   default = {}
 }

@@ -1,5 +1,10 @@
 """A moto-backed AWS stack for tests and benchmarks: tables from `tables.TABLES`, the release queue
-(with its DLQ), the schedule group, a KMS key and two usage plans; and runtimes wired onto it."""
+(with its DLQ), the schedule group, a KMS key and two usage plans; and runtimes wired onto it.
+
+On AWS the usage counters follow the writes by the stream's delay: the meter Lambda adds what the
+messages table's stream recorded. A runtime made here reads usage after driving the stream through
+the meter (`MeteredUsage`, the event source mapping of awslocal.streams), so a read sees every
+write before it, as on AWS about a second later."""
 
 from __future__ import annotations
 
@@ -11,10 +16,12 @@ from typing import Any
 
 import boto3
 
-from chalicelib.adapters.aws import tables
+from awslocal.streams import StreamPoller
+from chalicelib.adapters.aws import meter, tables
 from chalicelib.adapters.aws.config import AwsConfig
 from chalicelib.adapters.aws.wiring import AwsRuntime, Clients, build_aws_runtime
 from chalicelib.domain.ids import hash_token
+from chalicelib.domain.model import UsageDay
 from chalicelib.settings import Settings
 from tests.aws import rules
 
@@ -109,9 +116,61 @@ def clock_sleep(clock: Any) -> Callable[[float], None]:
 
 
 def runtime(
-    sess: boto3.session.Session, config: AwsConfig, *, settings: Settings | None = None, **options: Any
+    sess: boto3.session.Session,
+    config: AwsConfig,
+    *,
+    settings: Settings | None = None,
+    meter_on_read: bool = True,
+    **options: Any,
 ) -> AwsRuntime:
-    """A runtime on the stack; `options` go to `build_aws_runtime` (clock, send, sleep, metric, ...)."""
+    """A runtime on the stack; `options` go to `build_aws_runtime` (clock, send, sleep, metric, ...).
+    Its usage reads run the meter first unless `meter_on_read` is False (then the test drives it)."""
     settings = settings or Settings(backend="aws", allow_private_targets=True)
     options.setdefault("metric", Recorder())
-    return build_aws_runtime(settings, config, Clients(sess), **options)
+    made = build_aws_runtime(settings, config, Clients(sess), **options)
+    return metered(sess, config, made) if meter_on_read else made
+
+
+def meter_poller(
+    sess: boto3.session.Session,
+    config: AwsConfig,
+    runtime: AwsRuntime,
+    invoke: Callable[[dict[str, Any]], Any] | None = None,
+) -> StreamPoller:
+    """The meter's event source mapping on the stack's messages table, invoking `invoke` (default:
+    `runtime`'s meter with the batch's records)."""
+    table = config.table(tables.MESSAGES)
+    arn = sess.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    # moto routes the streams API on the path "/", which botocore leaves empty on the default endpoint
+    streams = sess.client("dynamodbstreams", endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com/")
+    return StreamPoller(
+        streams,
+        arn,
+        invoke or (lambda event: runtime.meter.apply(event["Records"])),
+        filters=meter.FILTERS,
+        batch_size=meter.BATCH_SIZE,
+    )
+
+
+class MeteredUsage:
+    """The usage store, read after the meter took in everything the stream holds."""
+
+    def __init__(self, runtime: AwsRuntime, make: Callable[[], StreamPoller]) -> None:
+        self._store = runtime.usage
+        self._make = make
+        self.poller: StreamPoller | None = None
+
+    def drain(self) -> None:
+        """Run the meter's mapping up to the end of the stream (a failing batch is retried)."""
+        self.poller = self.poller or self._make()
+        self.poller.poll(max_failures=50)
+
+    def usage(self, tenant_id: str, first_day: str, last_day: str) -> list[UsageDay]:
+        self.drain()
+        return self._store.usage(tenant_id, first_day, last_day)
+
+
+def metered(sess: boto3.session.Session, config: AwsConfig, runtime: AwsRuntime) -> AwsRuntime:
+    """`runtime` with its usage read through the meter (see the module docstring)."""
+    runtime.usage = MeteredUsage(runtime, lambda: meter_poller(sess, config, runtime))  # type: ignore[assignment]
+    return runtime

@@ -143,8 +143,25 @@ def test_schedule_over_http_and_deliver_through_the_release_queue(deployment: di
         assert done["status"] == "delivered" and 0 <= done["lateMs"] < 5_000
         [attempt] = http.get(f"/messages/{message['id']}/attempts", headers=reader).json()["items"]
         assert attempt["statusCode"] == 200
+        _meter(Client(app))  # the stream's event source mapping runs the meter Lambda
         days = http.get("/usage", headers=reader).json()["items"]
         assert [(d["scheduled"], d["delivered"], d["attempts"]) for d in days if d["scheduled"]] == [(1, 1, 1)]
+
+
+def _meter(lambdas: Client) -> None:
+    """What the meter's mapping does on AWS: the messages stream's new records to the meter Lambda."""
+    from awslocal.streams import StreamPoller
+    from chalicelib.adapters.aws import meter
+
+    arn = boto3.client("dynamodb").describe_table(TableName=f"{PREFIX}-messages")["Table"]["LatestStreamArn"]
+    poller = StreamPoller(
+        boto3.client("dynamodbstreams"),
+        arn,
+        lambda event: lambdas.lambda_.invoke("meter", event),
+        filters=meter.FILTERS,
+        batch_size=meter.BATCH_SIZE,
+    )
+    assert poller.poll(max_failures=1) == 3  # the message stored, its attempt, its delivery
 
 
 def _receive_release_messages(queue_url: str, timeout_s: float = 10.0) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ BUILDS = {
     "chalicelib.triggers.deliver": ("worker", {"dynamodb", "sqs", "scheduler", "kms"}),
     "chalicelib.triggers.cleanup": ("cleanup", {"dynamodb", "sqs", "scheduler", "apigateway"}),  # opens no secret
     "chalicelib.triggers.post_confirmation": ("provisioner", {"dynamodb", "apigateway"}),
+    "chalicelib.triggers.meter": ("meter", {"dynamodb"}),
 }
 
 

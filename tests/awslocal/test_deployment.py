@@ -45,6 +45,18 @@ def test_tables_are_the_ones_the_code_defines(session: boto3.session.Session, de
         assert (ttl.get("AttributeName") == tables.TTL.get(spec["TableName"])) or spec["TableName"] not in tables.TTL
 
 
+def test_the_messages_stream_feeds_the_meter_with_terraforms_filters(
+    session: boto3.session.Session, deployment: Deployment
+) -> None:
+    from chalicelib.adapters.aws import meter
+
+    [stream] = deployment.stream_mappings
+    described = session.client("dynamodb").describe_table(TableName="scheduler-dev-messages")["Table"]
+    assert stream.stream_arn == described["LatestStreamArn"]
+    assert described["StreamSpecification"] == tables.STREAM
+    assert (stream.function, stream.batch_size, stream.filters) == ("meter", meter.BATCH_SIZE, meter.FILTERS)
+
+
 def test_release_queue_redrives_to_its_dlq_after_five_receives(
     session: boto3.session.Session, deployment: Deployment
 ) -> None:
@@ -70,6 +82,7 @@ def test_functions_get_terraforms_handlers_and_resolved_environment(deployment: 
         "deliver": "chalicelib.triggers.deliver",
         "cleanup": "chalicelib.triggers.cleanup",
         "post_confirmation": "chalicelib.triggers.post_confirmation",
+        "meter": "chalicelib.triggers.meter",
     }
     deliver = functions["deliver"]
     assert (deliver.timeout_s, deliver.memory_mb) == (30, 512)

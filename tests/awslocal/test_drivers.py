@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -123,3 +124,50 @@ def test_paths_work_with_and_without_the_stage_in_front() -> None:
         "/apis/x",
         "/console/assets/v/main.js",
     ]
+
+
+class _Stream:
+    """A one-shard `dynamodbstreams` client over a list of records (sequence numbers 1..n)."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.records = records
+
+    def describe_stream(self, **_: Any) -> dict[str, Any]:
+        return {"StreamDescription": {"Shards": [{"ShardId": "shard-1"}]}}
+
+    def get_shard_iterator(self, **kwargs: Any) -> dict[str, Any]:
+        after = int(kwargs.get("SequenceNumber", 0)) if kwargs["ShardIteratorType"] == "AFTER_SEQUENCE_NUMBER" else 0
+        return {"ShardIterator": str(after)}
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:  # boto3's names
+        after = int(ShardIterator)
+        return {"Records": [r for r in self.records if int(r["dynamodb"]["SequenceNumber"]) > after][:Limit]}
+
+
+def _stream_record(n: int, sk: str) -> dict[str, Any]:
+    body = {"Keys": {"sk": {"S": sk}}, "SequenceNumber": str(n)}
+    return {"eventID": f"e{n}", "eventName": "INSERT", "dynamodb": body}
+
+
+def test_the_stream_mapping_filters_batches_and_retries_a_failed_batch_from_its_first_record() -> None:
+    from awslocal.streams import StreamPoller
+
+    records = [_stream_record(n, "m" if n % 3 else "p") for n in range(1, 11)]  # 3, 6, 9 filtered out
+    seen: list[list[str]] = []
+    fail = {"times": 2}
+
+    def invoke(event: dict[str, Any]) -> None:
+        seen.append([r["eventID"] for r in event["Records"]])
+        assert all(r["eventSourceARN"] == "arn:stream" for r in event["Records"])
+        if len(seen) == 2 and fail["times"]:  # the second batch fails twice
+            fail["times"] -= 1
+            seen.pop()
+            raise RuntimeError("function error")
+
+    pattern = [{"dynamodb": {"Keys": {"sk": {"S": ["m"]}}}}]
+    poller = StreamPoller(_Stream(records), "arn:stream", invoke, filters=pattern, batch_size=3)
+    assert poller.poll() == 7
+    assert seen == [["e1", "e2", "e4"], ["e5", "e7", "e8"], ["e10"]]
+    assert (poller.invocations, poller.failures) == (5, 2)
+    assert poller.checkpoints == {"shard-1": "10"}
+    assert poller.poll() == 0  # nothing new: nothing invoked

@@ -201,3 +201,19 @@ def test_health_and_openapi_need_no_auth(server: ServerProcess) -> None:
     spec = httpx.get(f"{server.url}/openapi.json").json()
     assert "/messages" in spec["paths"]
     assert ADMIN_KEY not in json.dumps(spec)
+
+
+def test_usage_counts_a_delivered_message_once(server: ServerProcess, receiver: Receiver) -> None:
+    """Locally the counters move with the writes; on the AWS path the meter Lambda adds them from the
+    messages table's stream (its event source mapping), a moment later: poll with a deadline."""
+    client = new_tenant(server, "metered")
+    with client:
+        app = create_app(client, receiver.url("/ok"))
+        message = schedule(client, app["id"]).json()
+        wait_status(client, message["id"], "delivered")
+
+        def counts() -> list[tuple[int, int, int, int]]:
+            days = client.get("/usage").json()["items"]
+            return [(d["scheduled"], d["delivered"], d["failed"], d["attempts"]) for d in days]
+
+        wait_until(lambda: counts() == [(1, 1, 0, 1)], 20)

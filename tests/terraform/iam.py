@@ -1,7 +1,7 @@
 """IAM grants of terraform/iam.tf as (action, resource) pairs, and boto3 calls as the same pairs.
 
 Resources are short keys both sides share: `table/messages`, `table/messages/index/by-wake`,
-`queue/release`, `key/secrets`, `schedule/m-*`, `role/scheduler`, `apigateway/apikeys`,
+`table/messages/stream/*`, `queue/release`, `key/secrets`, `schedule/m-*`, `role/scheduler`, `apigateway/apikeys`,
 `apigateway/usageplans/*/keys`, `function/deliver`, `logs/own`, `*`. Grants may hold `*` patterns
 (matched with fnmatch), recorded calls are concrete.
 """
@@ -21,6 +21,7 @@ Grant = tuple[str, str]
 _RESOURCE_KEYS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^aws_dynamodb_table\.(\w+)\.arn/index/([\w-]+)$"), r"table/\1/index/\2"),
     (re.compile(r"^aws_dynamodb_table\.(\w+)\.arn$"), r"table/\1"),
+    (re.compile(r"^aws_dynamodb_table\.(\w+)\.stream_arn$"), r"table/\1/stream/*"),
     (re.compile(r"^aws_sqs_queue\.(\w+)\.arn$"), r"queue/\1"),
     (re.compile(r"^aws_kms_key\.(\w+)\.arn$"), r"key/\1"),
     (re.compile(r"^aws_iam_role\.(\w+)\.arn$"), r"role/\1"),
@@ -137,6 +138,10 @@ class CallMapper:
     def grants(self, service: str, operation: str, params: dict[str, Any]) -> set[Grant]:
         if service == "dynamodb":
             return self._dynamodb(operation, params)
+        if service == "dynamodbstreams":  # the stream's event source mapping, with the function's role
+            arn = str(params.get("StreamArn") or params.get("ShardIterator", "")).split("|", 1)[0]
+            table = arn.split(":table/", 1)[1].split("/", 1)[0]
+            return {(f"dynamodb:{operation}", f"{self._table(table)}/stream/*")}
         if service == "sqs":
             return {(iam_action(service, operation), f"queue/{self.queues[params['QueueUrl']]}")}
         if service == "kms":

@@ -1,6 +1,7 @@
 """The DynamoDB tables of terraform/dynamodb.tf are the tables of `chalicelib.adapters.aws.tables`
 (which the moto stacks of the tests and benchmarks are created from): the `create_table` keyword
-arguments built from each `aws_dynamodb_table` resource equal the `TABLES` entry, and so does TTL."""
+arguments built from each `aws_dynamodb_table` resource equal the `TABLES` entry (keys, indexes, the
+stream), and so does TTL."""
 
 from __future__ import annotations
 
@@ -55,6 +56,8 @@ def create_table_kwargs(suffix: str, resource: dict[str, Any]) -> dict[str, Any]
         )
     if indexes:
         spec["GlobalSecondaryIndexes"] = indexes
+    if resource.get("stream_enabled"):
+        spec["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": resource["stream_view_type"]}
     return spec
 
 

@@ -12,7 +12,7 @@ import pytest
 from tests.terraform.hcl import ROOT, stack, unwrap
 from tests.terraform.iam import TRANSACT_PARTS, function_grants, iam_action, snake_to_operation, statements
 
-FUNCTIONS = ["api_handler", "authorizer", "deliver", "cleanup", "post_confirmation"]
+FUNCTIONS = ["api_handler", "authorizer", "deliver", "cleanup", "post_confirmation", "meter"]
 
 # The attribute names the AWS adapters keep their boto3 clients under, and the service of each.
 CLIENTS = {
@@ -84,8 +84,9 @@ def test_every_action_the_code_calls_is_granted_to_some_function() -> None:
 
 def test_every_granted_data_action_is_one_the_code_calls() -> None:
     """No grant for an operation the code never makes (logs, X-Ray, SQS polling and IAM are not calls
-    of our code: the runtime, the SDK and the event source mapping make them)."""
+    of our code: the runtime, the SDK and the event source mappings, SQS's and the stream's, make them)."""
     outside = {"logs:", "xray:", "iam:PassRole", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+    outside |= {f"dynamodb:{a}" for a in ("DescribeStream", "GetRecords", "GetShardIterator", "ListStreams")}
     granted = {action for name in FUNCTIONS for action, _ in function_grants(name)}
     unused = {a for a in granted if not any(a.startswith(prefix) for prefix in outside)} - code_actions()
     assert not unused, f"granted but never called: {sorted(unused)}"

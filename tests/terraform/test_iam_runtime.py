@@ -47,6 +47,9 @@ NOT_CALLED_BY_OUR_CODE: dict[str, dict[Grant, str]] = {
     "api_handler": {
         ("dynamodb:DeleteItem", "table/keys"): "put_key replaces a key item when its token hash changes",
     },
+    "meter": {
+        ("dynamodb:ListStreams", "table/messages/stream/*"): "the event source mapping finds the table's stream",
+    },
 }
 
 
@@ -108,7 +111,9 @@ def world() -> Iterator[World]:
         recorder.mapper = CallMapper(config.table_prefix, config.schedule_group, config.scheduler_role_arn, queues)
         clock = SettableClock()
         sender = Sender(clock)
-        runtime = support.runtime(session, config, clock=clock, send=sender, sleep=support.clock_sleep(clock))
+        runtime = support.runtime(
+            session, config, clock=clock, send=sender, sleep=support.clock_sleep(clock), meter_on_read=False
+        )
         bootstrap.install(runtime)
         from app import app
 
@@ -230,6 +235,11 @@ def ran(world: World, made: Made) -> dict[str, set[Grant]]:
     invoke("post_confirmation", events.post_confirmation("1a7d3b5f-2222-4333-8444-a55566667777"))
     world.recorder.phase = "cleanup"
     invoke("cleanup", events.scheduled_event("2027-01-15T08:06:00Z"))
+
+    world.recorder.phase = None
+    mapping = support.meter_poller(world.session, world.config, world.runtime, lambda e: invoke("meter", e))
+    world.recorder.phase = "meter"  # the stream's mapping (with the meter's role) and the meter itself
+    mapping.poll(max_failures=1)
     world.recorder.phase = None
     return world.recorder.calls
 
@@ -240,7 +250,7 @@ def _app_of(world: World, tenant: str, message_id: str) -> str:
     return message.app_id
 
 
-FUNCTIONS = ["api_handler", "authorizer", "deliver", "cleanup", "post_confirmation"]
+FUNCTIONS = ["api_handler", "authorizer", "deliver", "cleanup", "post_confirmation", "meter"]
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
@@ -274,3 +284,5 @@ def test_the_scenarios_reach_every_kind_of_call(ran: dict[str, set[Grant]]) -> N
     assert any(a == "apigateway:POST" for a, _ in ran["post_confirmation"])
     assert any(a == "apigateway:POST" for a, _ in ran["api_handler"])  # operator-made tenant's usage key
     assert any(a == "apigateway:POST" for a, _ in ran["cleanup"])  # a throttled sign-up's key, made later
+    assert ("dynamodb:PutItem", "table/usage") in ran["meter"]  # a ledger, in a transaction with counters
+    assert ("dynamodb:GetRecords", "table/messages/stream/*") in ran["meter"]

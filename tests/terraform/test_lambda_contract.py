@@ -17,7 +17,7 @@ from chalicelib import observability
 from chalicelib.settings import DEFAULT_PLANS
 from tests.terraform.hcl import ROOT, env_map, one, stack, unwrap
 
-FUNCTIONS = ["api_handler", "authorizer", "deliver", "cleanup", "post_confirmation"]
+FUNCTIONS = ["api_handler", "authorizer", "deliver", "cleanup", "post_confirmation", "meter"]
 
 # Modules whose environment reads happen in the Lambdas (the local server, CLI and client read others).
 LAMBDA_MODULES = [
@@ -306,3 +306,34 @@ def test_the_arm_horizon_is_a_terraform_variable_that_every_arming_function_gets
     default = deployment()["arm_horizon_s"]
     assert aws_config_from({"SCHEDULER_ARM_HORIZON_S": str(default)}).arm_horizon_s == default
     assert aws_config_from({"SCHEDULER_ARM_HORIZON_S": ""}).arm_horizon_s is None  # 0 in Terraform: off
+
+
+def test_the_messages_stream_feeds_the_meter_with_the_codes_filters_and_exactly_once_settings() -> None:
+    """The meter counts each record once only if a failed batch is retried whole, from the same
+    record, one batch of a shard at a time, never skipped (chalicelib/adapters/aws/meter.py)."""
+    from chalicelib.adapters.aws import meter
+
+    mapping = stack().resource("aws_lambda_event_source_mapping", "meter")
+    assert unwrap(mapping["event_source_arn"]) == "aws_dynamodb_table.messages.stream_arn"
+    assert unwrap(mapping["function_name"]) == "aws_lambda_function.meter.arn"
+    assert mapping["batch_size"] == meter.BATCH_SIZE <= 10_000  # AWS's maximum for DynamoDB streams
+    assert mapping["bisect_batch_on_function_error"] is False
+    assert mapping["parallelization_factor"] == 1
+    assert mapping["maximum_retry_attempts"] == -1 and mapping["maximum_record_age_in_seconds"] == -1
+    assert "function_response_types" not in mapping  # no partial batch responses: the checkpoint stays put
+    patterns = [json.loads(unwrap_json(f["pattern"])) for f in one(mapping, "filter_criteria")["filter"]]
+    assert patterns == meter.FILTERS
+    assert len(patterns) <= 5  # Lambda's default quota of filters per mapping
+    messages = stack().resource("aws_dynamodb_table", "messages")
+    assert messages["stream_enabled"] is True and messages["stream_view_type"] == "NEW_AND_OLD_IMAGES"
+    assert stack().locals["function_timeouts"]["meter"] >= 30
+
+
+def unwrap_json(expression: Any) -> str:
+    """The JSON text of a `jsonencode({...})` pattern (HCL object syntax: `=` for `:`, bare keys)."""
+    text = unwrap(expression)
+    text = text.removeprefix("jsonencode(").removesuffix(")")
+    text = re.sub(r"([{,\s])([A-Za-z_]\w*)\s*=", r'\1"\2":', text)
+    text = re.sub(r"\}\s*\n\s*\"", '}, "', text)
+    text = re.sub(r"\]\s*\n\s*\"", '], "', text)
+    return text

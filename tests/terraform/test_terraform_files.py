@@ -26,6 +26,7 @@ CONCERNS = [
     "scheduler.tf",
     "kms.tf",
     "monitoring.tf",
+    "meter.tf",
 ]
 
 

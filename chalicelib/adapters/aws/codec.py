@@ -64,6 +64,7 @@ def message_item(message: Message, *, wake_at: int | None, now_ms: int, retentio
         "sendAt": message.send_at,
         "dueAt": message.due_at,
         "createdAt": message.created_at,
+        "changedAt": now_ms,  # the day a stream record of this write is metered on (adapters.aws.meter)
         "maxAttempts": message.max_attempts,
         "gen": message.gen,
         "attempts": message.attempts,
@@ -150,6 +151,11 @@ def attempt_item(attempt: Attempt, *, recorded_at: int, retention_s: int) -> Ite
         "expiresAt": attempt.started_at // 1000 + retention_s,
     }
     return {name: value for name, value in item.items() if value is not None}
+
+
+def recorded_at(item: Item) -> int:
+    """When an attempt item was recorded (the time `feedKey` starts with)."""
+    return int(str(item["feedKey"])[:15])
 
 
 def attempt_from(item: Item) -> Attempt:

@@ -1,11 +1,13 @@
 """`MessageStore` on DynamoDB: one table holds each message, its payload and its attempts as items.
 
 Writes that must happen together go in one `TransactWriteItems`: a create puts the message (if
-new), its payload, its idempotency record and the `scheduled` counter; a delivery result updates the
-message (if still at the claimed generation), puts the attempt and adds the counters. A retried
-Lambda's duplicate write fails the generation condition as a whole, so a count moves exactly once,
-with the state change that caused it. A change that touches only the message is a plain conditional
-write, billed by the small message item (the payload is never rewritten by a state change).
+new), its payload and its idempotency record; a delivery result updates the message (if still at the
+claimed generation) and puts the attempt. No write here touches a usage counter: the `meter` Lambda
+counts from the table's stream (`adapters.aws.meter`), so these transactions never conflict on a hot
+counter item. A retried Lambda's duplicate write fails the generation condition as a whole and leaves
+no stream record, so it counts nothing. The daily quota stays here, reserved before the write (`quota`):
+it must be checked and taken atomically. A change that touches only the message is a plain
+conditional write, billed by the small message item (the payload is never rewritten by a state change).
 """
 
 from __future__ import annotations
@@ -28,13 +30,12 @@ from chalicelib.adapters.aws.dynamo import (
 )
 from chalicelib.adapters.aws.queries import MessageQueries
 from chalicelib.adapters.aws.quota import QuotaCounter
-from chalicelib.adapters.aws.stores import usage_update
 from chalicelib.domain.errors import ConcurrentUpdate, PartiallyStored, PayloadTooLarge, StorageUnavailable
 from chalicelib.domain.model import Attempt, Message, Status, UsageDelta, cancel_for_deleted_app
 from chalicelib.ports import Clock, Inserted, MessageQuery, NewMessage
 
-# A create transaction's byte budget: DynamoDB's 4 MB less room for the counter and for how DynamoDB
-# counts request overhead we do not model (a chunk is never near the limit by a few bytes).
+# A create transaction's byte budget: DynamoDB's 4 MB less room for how DynamoDB counts request
+# overhead we do not model (a chunk is never near the limit by a few bytes).
 CHUNK_MAX_BYTES = limits.TRANSACTION_MAX_BYTES - 64 * 1024
 MAX_REPLAY_ROUNDS = 3
 
@@ -63,7 +64,6 @@ class DynamoMessageStore(MessageQueries):
     ) -> None:
         self._client = client
         self._table = table
-        self._usage = usage_table
         self._idempotency = idempotency_table
         self._clock = clock
         self._retention_s = retention_s
@@ -95,7 +95,7 @@ class DynamoMessageStore(MessageQueries):
             reserved = self._quota.take(usage.tenant_id, usage.day, len(pending), quota)
             stored = 0
             try:
-                for chunk, ops in self._chunks(pending, usage, idempotency_ttl_ms):
+                for chunk, ops in self._chunks(pending, idempotency_ttl_ms):
                     self._create(chunk, ops, results)
                     stored += len(chunk)
             except ConditionFailed:  # another request took one of the keys meanwhile: replay it
@@ -140,9 +140,9 @@ class DynamoMessageStore(MessageQueries):
         return {row["key"]: row for row in rows if int(row.get("expiresAt", 0)) > now_s}
 
     def _chunks(
-        self, pending: list[tuple[int, NewMessage]], usage: UsageDelta, ttl_ms: int
+        self, pending: list[tuple[int, NewMessage]], ttl_ms: int
     ) -> list[tuple[list[tuple[int, NewMessage]], list[dict[str, Any]]]]:
-        """Transactions for `pending`: at most `TRANSACTION_MAX_ITEMS` writes (one is the counter) and
+        """Transactions for `pending`: at most `TRANSACTION_MAX_ITEMS` writes and
         `CHUNK_MAX_BYTES` each, every item's writes in one transaction. All are built before any is
         written, so an item that fits in none fails the request before anything is stored."""
         chunks: list[tuple[list[tuple[int, NewMessage]], list[dict[str, Any]]]] = []
@@ -155,23 +155,16 @@ class DynamoMessageStore(MessageQueries):
             too_big = any(limits.item_size(op["Put"]["Item"]) > limits.ITEM_MAX_BYTES for op in item_ops)
             if too_big or item_size > CHUNK_MAX_BYTES:
                 raise PayloadTooLarge(f"message {index} is larger than one DynamoDB item allows", field="payload")
-            full = len(ops) + len(item_ops) > limits.TRANSACTION_MAX_ITEMS - 1 or size + item_size > CHUNK_MAX_BYTES
+            full = len(ops) + len(item_ops) > limits.TRANSACTION_MAX_ITEMS or size + item_size > CHUNK_MAX_BYTES
             if members and full:
-                chunks.append((members, self._with_counter(ops, members, usage)))
+                chunks.append((members, ops))
                 members, ops, size = [], [], 0
             members.append((index, item))
             ops.extend(item_ops)
             size += item_size
         if members:
-            chunks.append((members, self._with_counter(ops, members, usage)))
+            chunks.append((members, ops))
         return chunks
-
-    def _with_counter(
-        self, ops: list[dict[str, Any]], members: list[tuple[int, NewMessage]], usage: UsageDelta
-    ) -> list[dict[str, Any]]:
-        created = UsageDelta(usage.tenant_id, usage.day, scheduled=len(members))
-        counter = usage_update(self._usage, created, members[0][1].message.id)
-        return ops if counter is None else [*ops, counter]
 
     def _create(
         self, chunk: list[tuple[int, NewMessage]], ops: list[dict[str, Any]], results: dict[int, Inserted]
@@ -240,11 +233,11 @@ class DynamoMessageStore(MessageQueries):
         usage: UsageDelta | None = None,
         quota: int | None = None,
     ) -> None:
-        """Compare-and-set on `gen`; payload, attempt and counters in the same transaction. A write that
+        """Compare-and-set on `gen`; payload and attempt in the same transaction (counters: the meter). A write that
         schedules (`usage.scheduled`, a redrive) reserves from the quota first, and gives it back if it fails."""
         reserved = 0 if usage is None else self._quota.take(usage.tenant_id, usage.day, usage.scheduled, quota)
         try:
-            self._save(message, expected_gen=expected_gen, payload_json=payload_json, attempt=attempt, usage=usage)
+            self._save(message, expected_gen=expected_gen, payload_json=payload_json, attempt=attempt)
         except BaseException:
             if usage is not None:
                 self._quota.give_back(usage.tenant_id, usage.day, reserved)
@@ -257,7 +250,6 @@ class DynamoMessageStore(MessageQueries):
         expected_gen: int,
         payload_json: str | None,
         attempt: Attempt | None,
-        usage: UsageDelta | None,
     ) -> None:
         now = self._clock.now_ms()
         ops = [self._message_put(message, expected_gen, now)]
@@ -267,9 +259,6 @@ class DynamoMessageStore(MessageQueries):
         if attempt is not None:
             item = codec.attempt_item(attempt, recorded_at=now, retention_s=self._retention_s)
             ops.append({"Put": {"TableName": self._table, "Item": to_item(item)}})
-        counter = None if usage is None else usage_update(self._usage, usage, message.id)
-        if counter is not None:
-            ops.append(counter)
         if len(ops) == 1:
             with map_exceptions(f"message {message.id}"):
                 self._client.put_item(**ops[0]["Put"])

@@ -1,4 +1,5 @@
-"""DynamoDB stores for tenants, API keys, apps and usage counters (messages live in `messages`).
+"""DynamoDB stores for tenants, API keys, apps and usage counters (messages live in `messages`; the
+counters are written by the meter, `meter`, from the messages table's stream).
 
 Every store takes a boto3 DynamoDB *client* and its table name(s); errors leave through
 `dynamo.map_exceptions` as domain errors.
@@ -22,7 +23,7 @@ from chalicelib.adapters.aws.dynamo import (
 from chalicelib.adapters.aws.sealing import Sealer
 from chalicelib.adapters.aws.tables import BY_ID, BY_TENANT, KEY_PENDING
 from chalicelib.adapters.cursor import decode_cursor, encode_cursor
-from chalicelib.domain.model import ApiKey, App, Page, Scope, Tenant, UsageDay, UsageDelta
+from chalicelib.domain.model import ApiKey, App, Page, Scope, Tenant, UsageDay
 
 COUNTERS = ("scheduled", "delivered", "failed", "attempts")
 PENDING = "pending"
@@ -289,25 +290,6 @@ class DynamoAppStore:
         except ConditionFailed:
             return False
         return True
-
-
-def usage_update(table: str, delta: UsageDelta, shard_seed: str) -> dict[str, Any] | None:
-    """The `Update` (for a transaction) that adds `delta` to one shard of the tenant-day, or None if empty.
-
-    Counters are spread over `codec.USAGE_SHARDS` items per tenant-day (shard picked from `shard_seed`,
-    a message id), so a busy tenant-day is not one hot item."""
-    adds = {name: getattr(delta, name) for name in COUNTERS if getattr(delta, name)}
-    if not adds:
-        return None
-    shard = codec.shard_of(shard_seed, codec.USAGE_SHARDS)
-    return {
-        "Update": {
-            "TableName": table,
-            "Key": to_item({"pk": f"{delta.tenant_id}#{shard}", "day": delta.day}),
-            "UpdateExpression": "ADD " + ", ".join(f"{name} :{name}" for name in adds),
-            "ExpressionAttributeValues": values(**adds),
-        }
-    }
 
 
 class DynamoUsageStore:

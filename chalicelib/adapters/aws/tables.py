@@ -9,8 +9,8 @@ the time-to-live attribute of the tables that expire items. All tables are on-de
 | tenants | `id` | tenant, plan, usage key; GSI `all` (`kind`, `id`); sparse `key-pending`: keys still to make |
 | keys | `tokenHash` | API keys by SHA-256; GSI `by-tenant` (`tenantId`, `createdKey`) |
 | apps | `tenantId`, `id` | apps; header values and signing secrets sealed with KMS |
-| messages | `pk` = message id, `sk` = `m` / `p` / `a#<n>` | message, payload, attempts (one item each) |
-| usage | `pk` = `<tenant>#<shard>`, `day` | counters, 8 shards per tenant-day |
+| messages | `pk` = message id, `sk` = `m` / `p` / `a#<n>` | message, payload, attempts (one item each); a stream |
+| usage | `pk` = `<tenant>#<shard>`, `day` | counters (8 shards per tenant-day), the meter's ledger (2-day TTL) |
 | idempotency | `pk` = `<tenant>#<key>` | create idempotency records, 24 h TTL |
 
 GSIs of `messages` (all KEYS_ONLY or nearly, so state changes rarely touch them; see docs/aws-design.md):
@@ -40,7 +40,10 @@ BY_PROBLEM = "by-problem"
 BY_WAKE = "by-wake"
 BY_FEED = "by-feed"
 
-TTL: dict[str, str] = {MESSAGES: "expiresAt", IDEMPOTENCY: "expiresAt"}
+TTL: dict[str, str] = {MESSAGES: "expiresAt", USAGE: "expiresAt", IDEMPOTENCY: "expiresAt"}
+# The messages table's stream feeds the meter (adapters.aws.meter); old and new images: a transition
+# counts by the status it left and the one it entered.
+STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
 def _attrs(**kinds: str) -> list[dict[str, str]]:
@@ -116,6 +119,7 @@ TABLES: list[dict[str, Any]] = [
                 "Projection": {"ProjectionType": "ALL"},
             },
         ],
+        "StreamSpecification": STREAM,
     },
     {
         "TableName": USAGE,

@@ -24,6 +24,7 @@ from chalicelib.adapters.aws.delivery import DeliveryWorker
 from chalicelib.adapters.aws.deliveryqueue import DynamoDeliveryQueue
 from chalicelib.adapters.aws.limiter import GatewayRateLimits
 from chalicelib.adapters.aws.messages import DynamoMessageStore
+from chalicelib.adapters.aws.meter import UsageMeter
 from chalicelib.adapters.aws.provisioning import Provisioner, ProvisioningTenantStore
 from chalicelib.adapters.aws.sealing import Sealer
 from chalicelib.adapters.aws.slots import TenantSlots
@@ -133,6 +134,11 @@ class AwsRuntime:
     def usage(self) -> DynamoUsageStore:
         """Usage counters."""
         return DynamoUsageStore(self.clients.get("dynamodb"), self.config.table(tables.USAGE))
+
+    @functools.cached_property
+    def meter(self) -> UsageMeter:
+        """The meter Lambda's work: stream batches of the messages table into the usage counters."""
+        return UsageMeter(self.clients.get("dynamodb"), self.config.table(tables.USAGE), self.clock, sleep=self.sleep)
 
     @functools.cached_property
     def messages(self) -> DynamoMessageStore:
