@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from moto.core.botocore_stubber import BotocoreStubber
 
 from awslocal.streams import StreamPoller
 from chalicelib.adapters.aws import meter, tables
@@ -40,16 +42,30 @@ FAKE_ENV = {
 }
 
 
+_MOTO_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def aws_env(**extra: str) -> Iterator[None]:
-    """Fake credentials and the region for the block (and no endpoint override unless given)."""
+    """Fake credentials and the region for the block (and no endpoint override unless given), with
+    in-process moto serving one request at a time: its backends are not thread-safe (a query paging a
+    table while another thread updates it could return an item twice), and the code under test calls
+    AWS from thread pools (cleanup, the delivery runner). AWS serves concurrent calls consistently."""
     saved = dict(os.environ)
     os.environ.update(FAKE_ENV)
     os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.update(extra)
+    original = BotocoreStubber.__call__
+
+    def serialised(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+        with _MOTO_LOCK:
+            return original(self, event_name, request, **kwargs)
+
+    BotocoreStubber.__call__ = serialised  # type: ignore[method-assign]
     try:
         yield
     finally:
+        BotocoreStubber.__call__ = original  # type: ignore[method-assign]
         os.environ.clear()
         os.environ.update(saved)
 

@@ -109,9 +109,7 @@ def test_idempotent_replays_do_not_count(ctx: Context) -> None:
     assert scheduled_today(tight, who) == 1
 
 
-def test_racing_creates_cannot_both_take_the_last_unit(ctx: Context, backend: str) -> None:
-    if backend == "aws":
-        pytest.skip("moto's in-process backend is not thread-safe; on AWS the conditional ADD is the atomic step")
+def test_racing_creates_cannot_both_take_the_last_unit(ctx: Context) -> None:
     tight, who = with_quota(ctx, 10)
     app_id = apps.create_app(tight, who, AppCreate(name="a", url="https://example.com/")).id
     accepted: list[int] = []
