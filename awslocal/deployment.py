@@ -63,6 +63,7 @@ class StreamMapping:
     function: str  # Function.key
     batch_size: int
     filters: list[dict[str, Any]]
+    batching_window_s: int = 0
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ def _stream_mapping(resource: Mapping[str, Any], by_arn: Mapping[str, str]) -> S
         function=by_arn[str(resource["function_name"])],
         batch_size=int(resource.get("batch_size", 100)),
         filters=[json.loads(p) if isinstance(p, str) else dict(p) for p in patterns],
+        batching_window_s=int(resource.get("maximum_batching_window_in_seconds", 0)),
     )
 
 

@@ -6,7 +6,8 @@ filters (ORed; a filtered-out record is passed over, as Lambda does), invoke the
 `awsRegion`, `dynamodb` {`Keys`, `NewImage`, `OldImage`, `SequenceNumber`, `ApproximateCreationDateTime`
 in epoch seconds ...}, `eventSourceARN`), and move the checkpoint past the batch only when the
 invocation succeeded. A failed batch is retried from the same record (no bisect, infinite retries:
-the meter's mapping); one batch of a shard at a time (parallelization factor 1).
+the meter's mapping); one batch of a shard at a time (parallelization factor 1). With a batching window,
+a batch short of `batch_size` waits until its first record has been seen for `batching_window_s`.
 https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html, .../with-ddb-filtering.html
 
 `StreamPoller` is synchronous (tests drive it directly); `StreamMappingDriver` runs it for `make run-aws`.
@@ -67,6 +68,9 @@ class StreamPoller:
     filters: Sequence[dict[str, Any]] = ()
     batch_size: int = 100
     retry_s: float = 0.0  # pause before retrying a failed batch
+    batching_window_s: float = 0.0
+    monotonic: Callable[[], float] = time.monotonic
+    gathering: dict[str, float] = field(default_factory=dict)  # shard id -> when its short batch was first seen
     checkpoints: dict[str, str] = field(default_factory=dict)  # shard id -> last sequence number passed
     invocations: int = 0
     failures: int = 0
@@ -100,12 +104,22 @@ class StreamPoller:
             if not batch:
                 self.checkpoints[shard] = records[-1]["dynamodb"]["SequenceNumber"]
                 continue
+            if len(batch) < self.batch_size and self._gathering(shard):
+                return handed
+            self.gathering.pop(shard, None)
             self._invoke(batch, max_failures)
             handed += len(batch)
             last = batch[-1]["dynamodb"]["SequenceNumber"]
             if len(kept) <= self.batch_size:  # filtered-out records after the batch are passed too
                 last = records[-1]["dynamodb"]["SequenceNumber"]
             self.checkpoints[shard] = last
+
+    def _gathering(self, shard: str) -> bool:
+        """Whether a short batch of `shard` is still inside its batching window."""
+        if self.batching_window_s <= 0:
+            return False
+        since = self.gathering.setdefault(shard, self.monotonic())
+        return self.monotonic() - since < self.batching_window_s
 
     def _read(self, shard: str) -> list[dict[str, Any]]:
         after = self.checkpoints.get(shard)
@@ -141,7 +155,13 @@ class StreamMappingDriver:
         self._function = function
         self._loop: asyncio.AbstractEventLoop | None = None
         self.poller = StreamPoller(
-            streams, mapping.stream_arn, self._call, filters=mapping.filters, batch_size=mapping.batch_size, retry_s=1.0
+            streams,
+            mapping.stream_arn,
+            self._call,
+            filters=mapping.filters,
+            batch_size=mapping.batch_size,
+            retry_s=1.0,
+            batching_window_s=mapping.batching_window_s,
         )
         self._mapping = mapping
 
@@ -154,8 +174,9 @@ class StreamMappingDriver:
     async def run(self) -> None:
         """Poll until cancelled."""
         self._loop = asyncio.get_running_loop()
-        log.info("stream mapping: %s -> %s, batches of <= %d, %d filters", self._mapping.stream_arn.split("/")[1],
-                 self._function.function.key, self._mapping.batch_size, len(self._mapping.filters))  # fmt: skip
+        log.info("stream mapping: %s -> %s, batches of <= %d, window %d s, %d filters",
+                 self._mapping.stream_arn.split("/")[1], self._function.function.key, self._mapping.batch_size,
+                 self._mapping.batching_window_s, len(self._mapping.filters))  # fmt: skip
         while True:
             try:
                 await asyncio.to_thread(self.poller.poll)

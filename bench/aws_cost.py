@@ -53,6 +53,7 @@ RECEIVER_MS = 150
 CALL_MS = 10
 VCPU_MB = 1769  # Lambda: "at 1,769 MB, a function has the equivalent of one vCPU"
 LOAD_PER_S = 100  # for X-Ray's default rule: the first request each second and 5 % of the rest
+QUIET_PER_S = 1  # a quiet stream: one message a second, gathered by the meter mapping's batching window
 LOG_EVENT_OVERHEAD = 26  # CloudWatch Logs meters each event as its message plus 26 bytes
 UUID = "8f5a6c1e-3b2d-4f7a-9c0e-1d2b3a4c5e6f"
 TARGETS = {"later, single creates": 9.0, "later, batches of 100": 4.0}
@@ -224,7 +225,7 @@ def _meter(d: Deployed, results: dict[str, Any], *, busy: bool, batch: bool = Fa
     records = float(steps[METER_BUSY]["recordsPerDeliveredMessage"])
     # an invocation with one tenant-day costs the same whatever its size: a ledger read, a transaction
     step = {k: steps[METER_QUIET][k] for k in ("totalCalls", "wru", "rru")}
-    invocations = records / d.meter_batch_size if busy else (0.01 if batch else 1.0) + 1.0
+    invocations = records / d.meter_batch_size if busy else _quiet_meter_invocations(d, records, batch)
     memory = d.functions["meter"].memory_mb
     ms = step["totalCalls"] * CALL_MS + cpu_ms(work["cpuMsMedian"] * records / invocations, memory)
     invocation = _invocation(d, "meter", ms)
@@ -238,6 +239,16 @@ def _meter(d: Deployed, results: dict[str, Any], *, busy: bool, batch: bool = Fa
         # one log line an invocation, whatever its size (measured over invocations of METER_RECORDS)
         "logBytes": invocations * METER_RECORDS * (work["logBytes"] + LOG_EVENT_OVERHEAD * work["logEvents"]),
     }
+
+
+def _quiet_meter_invocations(d: Deployed, records: float, batch: bool) -> float:
+    """Meter invocations per message on a quiet stream: with a batching window, one per window of
+    QUIET_PER_S messages (at least as many as full batches need); without, one per write (the create's,
+    shared by a batch of 100, and the result's)."""
+    window_s = d.meter_batching_window_s
+    if window_s <= 0:
+        return (0.01 if batch else 1.0) + 1.0
+    return max(1 / (QUIET_PER_S * window_s), records / d.meter_batch_size)
 
 
 PATHS = {
@@ -303,7 +314,8 @@ def _meter_line(d: Deployed, results: dict[str, Any]) -> str:
 
     return (
         f"Metering (the `meter` Lambda on the messages stream; in every row above): a delivered message is "
-        f"{records:g} stream records. Quiet (one invocation per write, single creates): "
+        f"{records:g} stream records. Quiet ({QUIET_PER_S} message/s, gathered for "
+        f"{d.meter_batching_window_s} s by the mapping's batching window; single creates): "
         f"{quiet['invocations']:g} invocations, {quiet['wru']:g} WRU, {quiet['rru']:g} RRU, "
         f"{quiet['gbS']:.5f} GB-s each: ${usd(quiet):.2f}/M. Busy (batches of {d.meter_batch_size}, one "
         f"tenant-day each; +2 WRU a batch per further tenant-day): {busy['invocations']:.4f} invocations, "

@@ -55,6 +55,7 @@ class Deployed:
     api_tracing: bool
     access_log_format: str | None
     meter_batch_size: int = 100
+    meter_batching_window_s: int = 0
 
     @property
     def traced(self) -> bool:
@@ -82,6 +83,7 @@ def deployed(env: str | None) -> Deployed:
             timeout_s=int(resource.args.get("timeout", 3)),
         )
     mapping = found.resource("aws_lambda_event_source_mapping", "release").args
+    meter = found.resource("aws_lambda_event_source_mapping", "meter").args
     stage = found.resource("aws_api_gateway_stage", "this").args
     access = stage.get("access_log_settings") or []
     return Deployed(
@@ -92,5 +94,6 @@ def deployed(env: str | None) -> Deployed:
         batching_window_s=int(mapping.get("maximum_batching_window_in_seconds", 0)),
         api_tracing=bool(stage.get("xray_tracing_enabled", False)),
         access_log_format=str(access[0]["format"]) if access else None,
-        meter_batch_size=int(found.resource("aws_lambda_event_source_mapping", "meter").args.get("batch_size", 100)),
+        meter_batch_size=int(meter.get("batch_size", 100)),
+        meter_batching_window_s=int(meter.get("maximum_batching_window_in_seconds", 0)),
     )

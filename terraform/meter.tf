@@ -33,14 +33,15 @@ resource "aws_lambda_function" "meter" {
 }
 
 resource "aws_lambda_event_source_mapping" "meter" {
-  event_source_arn               = aws_dynamodb_table.messages.stream_arn
-  function_name                  = aws_lambda_function.meter.arn
-  starting_position              = "TRIM_HORIZON"
-  batch_size                     = 1000
-  bisect_batch_on_function_error = false
-  parallelization_factor         = 1
-  maximum_retry_attempts         = -1
-  maximum_record_age_in_seconds  = -1
+  event_source_arn                   = aws_dynamodb_table.messages.stream_arn
+  function_name                      = aws_lambda_function.meter.arn
+  starting_position                  = "TRIM_HORIZON"
+  batch_size                         = 1000
+  maximum_batching_window_in_seconds = var.meter_batching_window_s
+  bisect_batch_on_function_error     = false
+  parallelization_factor             = 1
+  maximum_retry_attempts             = -1
+  maximum_record_age_in_seconds      = -1
 
   filter_criteria {
     filter {

@@ -203,6 +203,17 @@ variable "delivery_max_concurrency" {
   }
 }
 
+variable "meter_batching_window_s" {
+  description = "Seconds the meter's stream mapping gathers records before invoking (0-300): GET /usage lags by up to this plus the stream's ~1 s; the daily quota does not lag. Larger batches make metering cheaper on a quiet stream (docs/aws-costs.md)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.meter_batching_window_s >= 0 && var.meter_batching_window_s <= 300
+    error_message = "meter_batching_window_s: 0 to 300 (Lambda's MaximumBatchingWindowInSeconds for streams)."
+  }
+}
+
 variable "release_batch_size" {
   description = "Release-queue messages per delivery invocation (delivered concurrently, failures reported per record)."
   type        = number

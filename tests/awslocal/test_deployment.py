@@ -55,6 +55,7 @@ def test_the_messages_stream_feeds_the_meter_with_terraforms_filters(
     assert stream.stream_arn == described["LatestStreamArn"]
     assert described["StreamSpecification"] == tables.STREAM
     assert (stream.function, stream.batch_size, stream.filters) == ("meter", meter.BATCH_SIZE, meter.FILTERS)
+    assert stream.batching_window_s == 5  # variables.tf's meter_batching_window_s
 
 
 def test_release_queue_redrives_to_its_dlq_after_five_receives(

@@ -171,3 +171,23 @@ def test_the_stream_mapping_filters_batches_and_retries_a_failed_batch_from_its_
     assert (poller.invocations, poller.failures) == (5, 2)
     assert poller.checkpoints == {"shard-1": "10"}
     assert poller.poll() == 0  # nothing new: nothing invoked
+
+
+def test_the_stream_mapping_gathers_a_short_batch_for_its_batching_window() -> None:
+    from awslocal.streams import StreamPoller
+
+    stream, now = _Stream([_stream_record(1, "m"), _stream_record(2, "m")]), [100.0]
+    seen: list[list[str]] = []
+
+    def invoke(event: dict[str, Any]) -> None:
+        seen.append([r["eventID"] for r in event["Records"]])
+
+    poller = StreamPoller(stream, "arn:stream", invoke, batch_size=3, batching_window_s=5, monotonic=lambda: now[0])
+    assert poller.poll() == 0  # two of three: wait
+    now[0] += 4.9
+    stream.records.append(_stream_record(3, "m"))
+    assert poller.poll() == 3 and seen == [["e1", "e2", "e3"]]  # full before the window ended
+    stream.records.append(_stream_record(4, "m"))
+    assert poller.poll() == 0
+    now[0] += 5
+    assert poller.poll() == 1 and seen[-1] == ["e4"]  # the window ended: what there is goes

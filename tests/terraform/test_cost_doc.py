@@ -30,6 +30,18 @@ def test_the_model_reads_what_terraform_deploys(env: str | None) -> None:
     assert {name: f.memory_mb for name, f in found.functions.items()} == values["function_memory_mb"]
     assert found.log_level == values["log_level"]
     assert found.release_batch_size == values["release_batch_size"]
+    assert found.meter_batching_window_s == values["meter_batching_window_s"]
+
+
+def test_the_meters_batching_window_makes_a_quiet_stream_cheaper(results: dict[str, Any]) -> None:
+    d = deployed(None)
+
+    def metering(window_s: int) -> dict[str, Any]:
+        return aws_cost.path(replace(d, meter_batching_window_s=window_s), results, later=True, batch=False, busy=False)
+
+    unbatched, windowed, longer = metering(0), metering(5), metering(60)
+    assert unbatched["wru"] > windowed["wru"] > longer["wru"]  # one ledger + transaction per invocation
+    assert unbatched["usdPerMillion"]["DynamoDB"] > windowed["usdPerMillion"]["DynamoDB"]
 
 
 def test_memory_and_architecture_move_the_lambda_cost(results: dict[str, Any]) -> None:
