@@ -66,11 +66,41 @@ def dispatch(ctx: Context, now_ms: int, *, limit: int = DISPATCH_BATCH) -> Dispa
     due = store.due_schedules(now_ms + LOOKAHEAD_MS, limit=limit)
     if not due:
         return Dispatched(0, more=False)
+    return Dispatched(_dispatch_due(ctx, due, now_ms), more=len(due) == limit)
+
+
+def catch_up(ctx: Context, tenant_id: str, schedule_id: str, now_ms: int) -> int:
+    """`dispatch` for one schedule (its runs up to now + LOOKAHEAD_MS, missed ones by its `missedRuns`):
+    what a backend whose scheduler fires each run calls when a firing comes late. Returns runs created."""
+    schedule = store_of(ctx).get_schedule(tenant_id, schedule_id)
+    if schedule is None or schedule.state is ScheduleState.PAUSED or schedule.next_run_at is None:
+        return 0
+    if schedule.next_run_at > now_ms + LOOKAHEAD_MS:
+        return 0
+    return _dispatch_due(ctx, [schedule], now_ms)
+
+
+def repair(ctx: Context, now_ms: int, *, overdue_ms: int, limit: int = DISPATCH_BATCH) -> Dispatched:
+    """Schedules whose next run is `overdue_ms` past (their timer did not fire: a lost firing, a crash
+    between a change and its arming): their runs by `missedRuns`, then each is armed again."""
+    store = store_of(ctx)
+    due = store.due_schedules(now_ms - overdue_ms, limit=limit)
+    if not due:
+        return Dispatched(0, more=False)
+    created = _dispatch_due(ctx, due, now_ms)
+    if ctx.schedule_timer is not None:
+        for schedule in due:
+            current = store.get_schedule(schedule.tenant_id, schedule.id)
+            if current is not None:
+                ctx.schedule_timer.schedule_changed(current)
+    return Dispatched(created, more=len(due) == limit)
+
+
+def _dispatch_due(ctx: Context, due: list[Schedule], now_ms: int) -> int:
     apps: dict[tuple[str, str], App | None] = {}
     quotas: dict[str, int | None] = {}
     items = [_planned(ctx, schedule, now_ms, apps, quotas) for schedule in due]
-    created = _record(ctx, items)
-    return Dispatched(created, more=len(due) == limit)
+    return _record(ctx, items)
 
 
 def fire(ctx: Context, tenant_id: str, schedule_id: str, run_at_ms: int) -> Inserted | None:

@@ -50,6 +50,13 @@ def create(ctx: Context, who: Principal, app_id: str, **fields: Any) -> Any:
     return schedules.create(ctx, who, {"appId": app_id, "payload": {"job": "report"}, **fields})
 
 
+def with_plan(ctx: Context, **limits: Any) -> Context:
+    """The context with the `unlimited` plan's limits replaced (every backend has that plan deployed,
+    with a usage plan on AWS, so a tenant can be made on it)."""
+    plans = {**ctx.settings.plans, "unlimited": Plan("unlimited", None, None, **limits)}
+    return dataclasses.replace(ctx, settings=dataclasses.replace(ctx.settings, plans=plans))
+
+
 def runs_of(ctx: Context, who: Principal, schedule_id: str) -> list[Any]:
     query = MessageQuery(schedule_id=schedule_id)
     return messages.list_messages(ctx, who, query, cursor=None, limit=500).items
@@ -112,9 +119,8 @@ def test_invalid_schedules_are_refused_and_store_nothing(sctx: Context, fields: 
 
 
 def test_plan_limits_count_and_interval(sctx: Context) -> None:
-    plans = {**sctx.settings.plans, "tight": Plan("tight", None, None, None, max_schedules=2, min_interval_s=300)}
-    tight = dataclasses.replace(sctx, settings=dataclasses.replace(sctx.settings, plans=plans))
-    who = tenant(tight, plan="tight")
+    tight = with_plan(sctx, daily_quota=None, max_schedules=2, min_interval_s=300)
+    who = tenant(tight)
     app_id = app_of(tight, who)
     with pytest.raises(PlanLimit):
         create(tight, who, app_id, cron="* * * * *")
@@ -233,9 +239,8 @@ def test_missed_all_is_bounded(sctx: Context, clock: SettableClock) -> None:
 
 
 def test_a_run_over_the_daily_quota_is_skipped(sctx: Context, clock: SettableClock) -> None:
-    plans = {**sctx.settings.plans, "tiny": Plan("tiny", None, None, daily_quota=1)}
-    tiny = dataclasses.replace(sctx, settings=dataclasses.replace(sctx.settings, plans=plans))
-    who = tenant(tiny, plan="tiny")
+    tiny = with_plan(sctx, daily_quota=1)
+    who = tenant(tiny)
     clock.set(at("2026-12-04T09:00:30Z"))
     made = create(tiny, who, app_of(tiny, who), cron="* * * * *")
     for minute in range(1, 4):

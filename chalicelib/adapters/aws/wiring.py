@@ -25,6 +25,9 @@ from chalicelib.adapters.aws.deliveryqueue import DynamoDeliveryQueue
 from chalicelib.adapters.aws.limiter import GatewayRateLimits
 from chalicelib.adapters.aws.messages import DynamoMessageStore
 from chalicelib.adapters.aws.provisioning import Provisioner, ProvisioningTenantStore
+from chalicelib.adapters.aws.recurring_runs import RecurringRuns
+from chalicelib.adapters.aws.schedule_timer import AwsScheduleTimer
+from chalicelib.adapters.aws.schedules import DynamoScheduleStore
 from chalicelib.adapters.aws.sealing import Sealer
 from chalicelib.adapters.aws.slots import TenantSlots
 from chalicelib.adapters.aws.stores import DynamoAppStore, DynamoKeyStore, DynamoTenantStore, DynamoUsageStore
@@ -169,8 +172,33 @@ class AwsRuntime:
             limiter=GatewayRateLimits(),
             clock=self.clock,
             settings=self.settings,
+            schedules=self.schedules,
+            schedule_timer=self.schedule_timer,
             jitter=self.jitter,
         )
+
+    @functools.cached_property
+    def schedules(self) -> DynamoScheduleStore:
+        """Recurring schedules."""
+        return DynamoScheduleStore(
+            self.clients.get("dynamodb"),
+            table=self.config.table(tables.SCHEDULES),
+            messages=self.messages,
+            usage_table=self.config.table(tables.USAGE),
+            clock=self.clock,
+        )
+
+    @functools.cached_property
+    def schedule_timer(self) -> AwsScheduleTimer:
+        """One EventBridge Scheduler schedule per recurring schedule (native or chained)."""
+        return AwsScheduleTimer(
+            scheduler=self.clients.get("scheduler"), sqs=self.clients.get("sqs"), config=self.config, clock=self.clock
+        )
+
+    @functools.cached_property
+    def recurring_runs(self) -> RecurringRuns:
+        """The delivery Lambda's handler of recurring schedules' run events."""
+        return RecurringRuns(self.context, self.schedule_timer)
 
     @functools.cached_property
     def deliveries(self) -> DynamoDeliveryQueue:
