@@ -44,6 +44,9 @@ if TYPE_CHECKING:
     from chalicelib.authorizer import Authority
 
 Metric = Callable[[str, float], None]
+# a recurring schedule whose next run is this far past was not fired (cleanup repairs it): more than a
+# native firing's lead and EventBridge's minute, plus its retries' first minute
+REPAIR_OVERDUE_MS = 150_000
 
 
 def _no_metric(name: str, value: float) -> None:
@@ -259,7 +262,13 @@ class AwsRuntime:
             clock=self.clock,
             provisioner=self.provisioner,
             sleep=self.sleep,
+            repair_schedules=self._repair_schedules,
         )
+
+    def _repair_schedules(self, now_ms: int) -> int:
+        from chalicelib.services import schedule_runs
+
+        return schedule_runs.repair(self.context, now_ms, overdue_ms=REPAIR_OVERDUE_MS).created
 
     @functools.cached_property
     def provisioner(self) -> Provisioner:
