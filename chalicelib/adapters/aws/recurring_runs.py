@@ -1,9 +1,9 @@
 """The delivery Lambda's work for a run event of a recurring schedule (EventBridge Scheduler or SQS).
 
 1. The run's time: the event's `runAt`, or (native) `<aws.scheduler.scheduled-time>` plus `aheadMs`.
-2. More than `LOOKAHEAD_MS` early: back to the release queue with the whole seconds left (less 5 s).
-3. The schedule is gone: delete its native schedule (it stops costing invocations). A time that is not
+2. The schedule is gone: delete its native schedule (it stops costing invocations). A time that is not
    a run of the stored schedule (a firing armed before a change) creates nothing.
+3. More than `LOOKAHEAD_MS` early: back to the release queue with the whole seconds left (less 5 s).
 4. On time: `schedule_runs.fire` creates the run's message once per (schedule, run time), whatever
    EventBridge's retries or a duplicate SQS delivery repeat, and arms it (SQS delay to the second).
    Later than `MISSED_AFTER_MS` (the Lambda or EventBridge was down): `catch_up` applies the
@@ -75,10 +75,6 @@ class RecurringRuns:
         """Handle one run event; returns what happened (for the log and tests)."""
         event = parse_run_event(data)
         ctx = self._ctx
-        now = ctx.clock.now_ms()
-        if event.run_at - now > schedule_runs.LOOKAHEAD_MS:
-            self._timer.send_run(self._explicit(data, event), (event.run_at - RUN_LEAD_MS - now) // 1000)
-            return "requeued"
         store = schedule_runs.store_of(ctx)
         schedule = store.get_schedule(event.tenant_id, event.schedule_id)
         if schedule is None:
@@ -87,6 +83,10 @@ class RecurringRuns:
             return "gone"
         if next_run(schedule, event.run_at - 1) != event.run_at:
             return "stale"
+        now = ctx.clock.now_ms()
+        if event.run_at - now > schedule_runs.LOOKAHEAD_MS:
+            self._timer.send_run(self._explicit(data, event), (event.run_at - RUN_LEAD_MS - now) // 1000)
+            return "requeued"
         if now - event.run_at > schedule_runs.MISSED_AFTER_MS:
             schedule_runs.catch_up(ctx, event.tenant_id, event.schedule_id, now)
             created = True
