@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from cronsim import CronSim
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.adapters.aws import recurrence
 from chalicelib.domain.recurrence import MissedRuns, Recurrence, Schedule, ScheduleState, iter_runs
@@ -147,3 +149,23 @@ def _cron_dow(field: str) -> str:
     if field in ("?", "*"):
         return "*"
     return ",".join("-".join(str(int(n) - 1) for n in part.split("-")) for part in field.split(","))
+
+
+_FIELD = st.sampled_from
+_CRONS = st.tuples(
+    _FIELD(["0", "5", "*/15", "1-10", "0,30", "*", "59"]),
+    _FIELD(["*", "9", "0", "9-17", "*/6", "23"]),
+    _FIELD(["*", "1", "L", "*/2", "1,15", "31", "1-7"]),
+    _FIELD(["*", "JAN", "6-8", "*/3"]),
+    _FIELD(["*", "MON-FRI", "0", "5L", "MON#2", "0,6", "SUN"]),
+)
+
+
+@given(_CRONS, _FIELD(["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"]))
+@settings(max_examples=150, deadline=None)
+def test_every_native_expression_is_one_eventbridge_accepts(fields: tuple[str, ...], timezone: str) -> None:
+    plan = recurrence.native_cron(" ".join(fields), timezone, NOW)
+    if isinstance(plan, recurrence.Native):
+        assert recurring_expression_problem(plan.expression) is None
+    else:
+        assert plan.reason
