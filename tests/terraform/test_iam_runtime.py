@@ -183,7 +183,9 @@ def made(world: World) -> Made:
 
 def _recurring(ctx: Any, principal: Principal, app_id: str) -> list[str]:
     """The /schedules routes: a native and a chained schedule that stay, one changed, paused, resumed, deleted."""
-    native = schedules.create(ctx, principal, {"appId": app_id, "payload": {}, "cron": "*/5 * * * *", "missedRuns": "all"})
+    native = schedules.create(
+        ctx, principal, {"appId": app_id, "payload": {}, "cron": "*/5 * * * *", "missedRuns": "all"}
+    )
     chained = schedules.create(ctx, principal, {"appId": app_id, "payload": {}, "every": "15m30s"})
     gone = schedules.create(ctx, principal, {"appId": app_id, "payload": {}, "every": "1h"})
     schedules.get(ctx, principal, gone.id)
