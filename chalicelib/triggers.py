@@ -70,7 +70,8 @@ def _release(worker: DeliveryWorker, record: dict[str, Any]) -> str:
     except ValueError as exc:
         raise PoisonRecord("the record body is not JSON") from exc
     if isinstance(body, dict) and body.get("kind") == "run":  # a recurring schedule's run event
-        return bootstrap.aws_runtime().recurring_runs.on_event(body)
+        redelivered = str(record.get("attributes", {}).get("ApproximateReceiveCount", "1")) != "1"
+        return bootstrap.aws_runtime().recurring_runs.on_event(body, redelivered=redelivered)
     message_id = str(body.get("messageId", "")) if isinstance(body, dict) else ""
     with observability.message_scope(message_id, tenant_id=str(body.get("tenantId", "")) if message_id else ""):
         return worker.on_release(body)

@@ -238,19 +238,24 @@ def test_cleanup_repairs_a_schedule_whose_timer_never_fired(
     assert schedules.get(runtime.context, tenant.principal, made.id).next_run_at == at("2026-12-04T11:00:00Z")
 
 
-def test_a_chained_run_arms_the_next_one(
-    lambdas: Client, runtime: AwsRuntime, tenant: Tenant, clock: SettableClock
+def test_a_chained_run_arms_the_next_one_even_when_the_first_try_died_arming_it(
+    lambdas: Client, runtime: AwsRuntime, tenant: Tenant, clock: SettableClock, faults: Faults
 ) -> None:
     clock.set(at("2026-12-04T10:00:00Z"))
     made = create(runtime, tenant, every="90s")  # chained: not whole minutes
     sends = captured(runtime, "sqs", "SendMessage")
     run_at = made.next_run_at
     clock.set(run_at - 4_000)
-    body = json.dumps(
-        {"kind": "run", "tenantId": tenant.principal.tenant_id, "scheduleId": made.id, "runAt": run_at, "chain": True}
-    )
-    assert lambdas.lambda_.invoke("deliver", events.sqs_event([body])).payload == {"batchItemFailures": []}
-    assert lambdas.lambda_.invoke("deliver", events.sqs_event([body])).payload == {"batchItemFailures": []}
+    body = {"kind": "run", "tenantId": tenant.principal.tenant_id, "scheduleId": made.id, "runAt": run_at}
+    batch = events.sqs_event([json.dumps({**body, "chain": True})])
+    faults.fail("sqs", "SendMessage", aws_error("InternalError"), skip=1)  # the run is armed, its next is not
+    assert lambdas.lambda_.invoke("deliver", batch).payload["batchItemFailures"]
+    assert len(runs_of(runtime, tenant, made.id)) == 1
+    again = events.sqs_event([json.dumps({**body, "chain": True})])
+    again["Records"][0]["attributes"]["ApproximateReceiveCount"] = "2"  # SQS redelivers the failed record
+    assert lambdas.lambda_.invoke("deliver", again).payload == {"batchItemFailures": []}
+    duplicate = events.sqs_event([json.dumps({**body, "chain": True})])  # an at-least-once duplicate
+    assert lambdas.lambda_.invoke("deliver", duplicate).payload == {"batchItemFailures": []}
     assert len(runs_of(runtime, tenant, made.id)) == 1
     chained = [json.loads(s["MessageBody"]) for s in sends if json.loads(s["MessageBody"]).get("kind") == "run"]
-    assert [c["runAt"] for c in chained] == [run_at + 90_000]  # the next run, armed once
+    assert [c["runAt"] for c in chained] == [run_at + 90_000] * 2  # the failed try, then the redelivery only

@@ -8,7 +8,9 @@
    EventBridge's retries or a duplicate SQS delivery repeat, and arms it (SQS delay to the second).
    Later than `MISSED_AFTER_MS` (the Lambda or EventBridge was down): `catch_up` applies the
    schedule's `missedRuns`, as the local dispatcher does after downtime.
-5. Chained: the invocation that created the run arms the next one.
+5. Chained: the invocation that created the run arms the next one, and so does a retry (SQS
+   `ApproximateReceiveCount` > 1, EventBridge `<aws.scheduler.attempt-number>` > 1) that finds the run
+   created already: the first try may have died between creating the run and arming the next.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class RunEvent:
     run_at: int
     native: bool
     chain: bool
+    retry: bool = False
 
 
 def is_run_event(data: Any) -> bool:
@@ -56,8 +59,10 @@ def parse_run_event(data: Any) -> RunEvent:
         raise BadRunEvent("not a run event")
     try:
         tenant_id, schedule_id = str(data["tenantId"]), str(data["scheduleId"])
+        retry = str(data.get("attempt", "1")).isdigit() and int(str(data.get("attempt", "1"))) > 1
         if "runAt" in data:
-            return RunEvent(tenant_id, schedule_id, int(data["runAt"]), native=False, chain=bool(data.get("chain")))
+            chain = bool(data.get("chain"))
+            return RunEvent(tenant_id, schedule_id, int(data["runAt"]), native=False, chain=chain, retry=retry)
         scheduled = parse_instant(str(data["scheduledTime"]), field="scheduledTime")
         return RunEvent(tenant_id, schedule_id, scheduled + int(data.get("aheadMs", 0)), native=True, chain=False)
     except (KeyError, TypeError, ValueError, InvalidInput) as exc:
@@ -71,8 +76,8 @@ class RecurringRuns:
         self._ctx = ctx
         self._timer = timer
 
-    def on_event(self, data: Any) -> str:
-        """Handle one run event; returns what happened (for the log and tests)."""
+    def on_event(self, data: Any, *, redelivered: bool = False) -> str:
+        """Handle one run event (`redelivered`: SQS delivered it before); returns what happened."""
         event = parse_run_event(data)
         ctx = self._ctx
         store = schedule_runs.store_of(ctx)
@@ -95,7 +100,7 @@ class RecurringRuns:
             inserted = schedule_runs.fire(ctx, event.tenant_id, event.schedule_id, event.run_at)
             created = inserted is None or inserted.created
             outcome = "skipped" if inserted is None else "created" if inserted.created else "exists"
-        if event.chain and created:
+        if event.chain and (created or redelivered or event.retry):
             after = store.get_schedule(event.tenant_id, event.schedule_id)
             if after is not None:
                 self._timer.arm_next(after)
@@ -107,5 +112,6 @@ class RecurringRuns:
         body = json.loads(data) if isinstance(data, str) else dict(data)
         body.pop("scheduledTime", None)
         body.pop("aheadMs", None)
+        body.pop("attempt", None)
         body.update(runAt=event.run_at, chain=event.chain)
         return json.dumps(body, separators=(",", ":"))

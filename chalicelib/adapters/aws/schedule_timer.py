@@ -35,7 +35,8 @@ from chalicelib.ports import Clock
 log = logging.getLogger(__name__)
 
 RUN_KIND = "run"
-SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"  # EventBridge Scheduler's context attribute
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"  # EventBridge Scheduler's context attributes
+ATTEMPT = "<aws.scheduler.attempt-number>"
 KICK_WITHIN_MS = 60_000  # a first firing sooner than this after arming is sent through SQS as well
 RUN_LEAD_MS = 5_000  # an SQS-armed run event arrives this long before the run
 _SCHEDULE_ID = re.compile(r"sch_([0-9A-HJKMNP-TV-Z]{26})")
@@ -58,13 +59,18 @@ def _ulid(schedule_id: str) -> str:
     return match.group(1)
 
 
-def run_event(schedule: Schedule, *, run_at: int | None = None, ahead_ms: int = 0, chain: bool = False) -> str:
-    """The JSON a run event carries: an explicit `runAt`, or (native) the scheduled time plus `aheadMs`."""
+def run_event(
+    schedule: Schedule, *, run_at: int | None = None, ahead_ms: int = 0, chain: bool = False, attempt: bool = False
+) -> str:
+    """The JSON a run event carries: an explicit `runAt`, or (native) the scheduled time plus `aheadMs`;
+    `attempt` adds EventBridge's attempt number (a one-time schedule's input)."""
     body: dict[str, Any] = {"kind": RUN_KIND, "tenantId": schedule.tenant_id, "scheduleId": schedule.id}
     if run_at is None:
         body.update(scheduledTime=SCHEDULED_TIME, aheadMs=ahead_ms)
     else:
         body.update(runAt=run_at, chain=chain)
+    if attempt:
+        body["attempt"] = ATTEMPT
     return json.dumps(body, separators=(",", ":"))
 
 
@@ -111,10 +117,10 @@ class AwsScheduleTimer:
             return
         run_at = schedule.next_run_at
         plan = timing.plan_arm(run_at - RUN_LEAD_MS, self._clock.now_ms(), lead_s=self._config.lead_s)
-        body = run_event(schedule, run_at=run_at, chain=True)
         if isinstance(plan, timing.ReleaseAfter):
-            self.send_run(body, plan.delay_s)
+            self.send_run(run_event(schedule, run_at=run_at, chain=True), plan.delay_s)
             return
+        body = run_event(schedule, run_at=run_at, chain=True, attempt=True)
         name = chained_name(schedule.id, run_at)
         self._call(
             "create_schedule",
