@@ -4,7 +4,8 @@ store in one step with the schedule's advance, under the idempotency key `run_ke
 Runs are created up to `LOOKAHEAD_MS` before their time, due at their time, so the delivery path's own
 timer fires them on time. Two drivers: `dispatch` (a backend whose schedule store is also the timer: the
 local engine calls it as the earliest `next_run_at` comes near) and `fire` (one run, for a backend whose
-own scheduler fires each run, such as EventBridge Scheduler). Runs that fell in downtime follow the
+own scheduler fires each run, such as EventBridge Scheduler; with `catch_up` for a firing that comes late
+and `repair` for schedules whose timer never fired). Runs that fell in downtime follow the
 schedule's `missedRuns`: `skip` none, `once` one now (keyed by the latest missed time), `all` each one now
 (at most `MAX_CATCH_UP_RUNS`, the latest; runs older than `MISSED_LOOKBACK_MS` are not looked at).
 """
@@ -12,6 +13,7 @@ schedule's `missedRuns`: `skip` none, `once` one now (keyed by the latest missed
 from __future__ import annotations
 
 import collections
+import logging
 from dataclasses import dataclass
 
 from chalicelib.domain import ids
@@ -36,6 +38,7 @@ MISSED_LOOKBACK_MS = 7 * 86_400_000  # missed runs are looked for this far back 
 MAX_RUNS_PER_STEP = 1_000  # on-time runs one schedule gets in one dispatch step
 DISPATCH_BATCH = 500
 _FIRE_TRIES = 5
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +94,12 @@ def repair(ctx: Context, now_ms: int, *, overdue_ms: int, limit: int = DISPATCH_
     if ctx.schedule_timer is not None:
         for schedule in due:
             current = store.get_schedule(schedule.tenant_id, schedule.id)
-            if current is not None:
+            if current is None:
+                continue
+            try:
                 ctx.schedule_timer.schedule_changed(current)
+            except StorageUnavailable:  # still overdue: the next repair pass tries again
+                log.warning("could not re-arm schedule %s", schedule.id, exc_info=True)
     return Dispatched(created, more=len(due) == limit)
 
 

@@ -1,9 +1,10 @@
 """Recurring schedules over every adapter set: CRUD with etags, pause/resume, runs as messages created
 once per (schedule, run time), missedRuns after downtime on an injected clock, quota and limits.
 
-An adapter set without a `ScheduleStore` yet (`ctx.schedules is None`) skips these tests. Tests that
-drive `dispatch` need the store's due index (`due_schedules`); `fire` is the path of a backend whose own
-scheduler fires each run (EventBridge Scheduler), and both must give the same runs.
+Both adapter sets have a `ScheduleStore` (one without, `ctx.schedules is None`, would skip these). Tests
+that drive `dispatch` need the store's due index (`due_schedules`; on DynamoDB the sparse `by-due` GSI,
+which the AWS repair pass uses); `fire` is the path of a backend whose own scheduler fires each run
+(EventBridge Scheduler), and both must give the same runs.
 """
 
 from __future__ import annotations
