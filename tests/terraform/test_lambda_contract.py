@@ -305,3 +305,20 @@ def test_the_arm_horizon_is_a_terraform_variable_that_every_arming_function_gets
     default = deployment()["arm_horizon_s"]
     assert aws_config_from({"SCHEDULER_ARM_HORIZON_S": str(default)}).arm_horizon_s == default
     assert aws_config_from({"SCHEDULER_ARM_HORIZON_S": ""}).arm_horizon_s is None  # 0 in Terraform: off
+
+
+def test_recurring_schedule_names_are_the_ones_iam_grants_and_never_a_messages() -> None:
+    from fnmatch import fnmatchcase
+
+    from chalicelib.adapters.aws import timing
+    from chalicelib.adapters.aws.schedule_timer import chained_name, native_name
+
+    granted = unwrap(stack().locals["recurring_schedules"])
+    assert granted.endswith("/r-*") and unwrap(stack().locals["schedules_of_messages"]).endswith("/m-*")
+    schedule_id = "sch_01J00000000000000000000000"
+    for name in (native_name(schedule_id), chained_name(schedule_id, 4_102_444_800_000)):
+        assert fnmatchcase(name, "r-*") and not fnmatchcase(name, "m-*")
+        assert timing.parse_schedule_name(name) is None  # cleanup's sweep of message schedules leaves it
+    for function in ("api_handler", "deliver", "cleanup"):  # they arm recurring schedules: the timer's settings
+        env = environment(function)
+        assert {"SCHEDULER_DELIVERY_FUNCTION_ARN", "SCHEDULER_SCHEDULER_ROLE_ARN"} <= set(env), function
