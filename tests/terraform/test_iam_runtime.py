@@ -21,8 +21,8 @@ from chalicelib.adapters.aws.config import AwsConfig
 from chalicelib.adapters.aws.wiring import AwsRuntime
 from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
 from chalicelib.domain.model import Principal, Scope, Status
-from chalicelib.domain.times import format_ms
 from chalicelib.domain.schemas import AppCreate, AppPatch, KeyCreate, TenantCreate
+from chalicelib.domain.times import format_ms
 from chalicelib.ports import MessageQuery
 from chalicelib.services import accounts, apps, messages, schedules, usage
 from tests.aws import events, support
