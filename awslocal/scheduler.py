@@ -8,6 +8,10 @@ schedule's `Input` as the event. If the invocation cannot be made (unknown funct
 backoff within the target's `RetryPolicy` and then sends the input to its `DeadLetterConfig` queue.
 `ActionAfterCompletion=DELETE` deletes the schedule once it fired.
 
+Recurring `cron(...)`/`rate(...)` schedules (awslocal/recurring.py) fire at each nominal time within the
+minute after it, with `<aws.scheduler.scheduled-time>` in the `Input` replaced by that nominal time, as
+EventBridge does; an UpdateSchedule is picked up on the next poll.
+
 `RuleDriver` runs each `rate(...)` rule's targets with a Scheduled Event.
 """
 
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from awslocal import recurring
 from awslocal.deployment import Deployment, Rule
 from awslocal.lambdas import AsyncInvoker, LambdaFunction
 
@@ -54,6 +59,13 @@ class _Pending:
     fire_at: float
     group: str
     name: str
+    nominal: float | None = None  # recurring: the firing's scheduled time
+
+
+@dataclass
+class _Recurring:
+    signature: str
+    first_seen: float
 
 
 class SchedulerDriver:
@@ -71,6 +83,7 @@ class SchedulerDriver:
         self._rng = random.Random(seed)  # noqa: S311 - jitter, seeded to be reproducible
         self._known: dict[tuple[str, str], float] = {}
         self._heap: list[_Pending] = []
+        self._recurring: dict[tuple[str, str], _Recurring] = {}
         self._wake = asyncio.Event()
         self._firing: set[asyncio.Task[None]] = set()
         self.fired = 0
@@ -96,9 +109,16 @@ class SchedulerDriver:
                 for page in self._scheduler.get_paginator("list_schedules").paginate(GroupName=group["Name"]):
                     for entry in page.get("Schedules", []):
                         seen.add((group["Name"], entry["Name"]))
+        for key in seen & self._recurring.keys():  # an UpdateSchedule keeps the name: look again
+            detail = self._scheduler.get_schedule(GroupName=key[0], Name=key[1])
+            if _signature(detail) != self._recurring[key].signature:
+                self._arm_recurring(key, detail, time.time())
         for key in seen - self._known.keys():
             detail = self._scheduler.get_schedule(GroupName=key[0], Name=key[1])
             if detail.get("State", "ENABLED") != "ENABLED":
+                continue
+            if recurring.is_recurring(detail["ScheduleExpression"]):
+                self._arm_recurring(key, detail, time.time())
                 continue
             at = fire_time(detail["ScheduleExpression"], detail.get("FlexibleTimeWindow", {}), self._rng)
             if at is None:
@@ -109,6 +129,22 @@ class SchedulerDriver:
             self._wake.set()
         for gone in self._known.keys() - seen:
             del self._known[gone]
+            self._recurring.pop(gone, None)
+
+    def _arm_recurring(self, key: tuple[str, str], detail: dict[str, Any], after: float) -> None:
+        known = self._recurring.get(key)
+        first_seen = known.first_seen if known else time.time()
+        self._recurring[key] = _Recurring(_signature(detail), first_seen)
+        nominal = None
+        if detail.get("State", "ENABLED") == "ENABLED":
+            try:
+                nominal = recurring.next_nominal(detail, after, first_seen)
+            except ValueError:
+                log.warning("scheduler: %s/%s: %s is not driven here", *key, detail["ScheduleExpression"])
+        at = float("inf") if nominal is None else nominal + self._rng.uniform(0, 60.0)
+        self._known[key] = at
+        heapq.heappush(self._heap, _Pending(at, key[0], key[1], nominal))
+        self._wake.set()
 
     async def _fire_loop(self) -> None:
         while True:
@@ -134,9 +170,17 @@ class SchedulerDriver:
         except self._scheduler.exceptions.ResourceNotFoundException:
             return  # deleted before it fired
         target = detail["Target"]
-        event = _input(target.get("Input"))
+        text = target.get("Input")
+        if pending.nominal is not None:
+            text = recurring.fill_input(text, pending.nominal)
+        event = _input(text)
         function = self._function_of(target["Arn"])
         await self._invoke_with_retries(target, pending, function, event)
+        if pending.nominal is not None:
+            key = (pending.group, pending.name)
+            if key in self._recurring and self._known.get(key) == pending.fire_at:
+                await asyncio.to_thread(self._arm_recurring, key, detail, pending.nominal)
+            return
         if detail.get("ActionAfterCompletion") == "DELETE":
             with contextlib.suppress(self._scheduler.exceptions.ResourceNotFoundException):
                 await asyncio.to_thread(self._scheduler.delete_schedule, GroupName=pending.group, Name=pending.name)
@@ -181,6 +225,12 @@ class SchedulerDriver:
         await asyncio.to_thread(
             self._sqs.send_message, QueueUrl=url, MessageBody=target.get("Input") or "{}", MessageAttributes=attributes
         )
+
+
+def _signature(detail: dict[str, Any]) -> str:
+    """What decides a recurring schedule's firings (a change re-arms it)."""
+    fields = ("ScheduleExpression", "ScheduleExpressionTimezone", "StartDate", "EndDate", "State")
+    return json.dumps([str(detail.get(f)) for f in fields] + [detail.get("Target", {}).get("Input")])
 
 
 def _input(text: str | None) -> Any:

@@ -1,7 +1,8 @@
 """The non-HTTP Lambdas of the app (a Chalice blueprint; deployed as `scheduler-<stage>-<name>`):
 
 - `deliver`: the target of every message schedule (EventBridge Scheduler input, re-queued to SQS)
-  and the consumer of the release queue (an SQS event source mapping with `ReportBatchItemFailures`,
+  and of recurring schedules' run events (`kind: run`, see `adapters.aws.recurring_runs`), and the
+  consumer of the release queue (an SQS event source mapping with `ReportBatchItemFailures`,
   declared in Terraform: Chalice's `on_sqs_message` cannot report partial failures). The records of
   one batch run concurrently; each failed record is reported alone, never the whole batch.
 - `cleanup`: every minute (see `adapters.aws.cleanup`).
@@ -42,6 +43,8 @@ def deliver(event: Any, context: Any) -> dict[str, Any]:
     worker = bootstrap.aws_runtime().worker
     if isinstance(event, dict) and "Records" in event:
         return deliver_batch(worker, event, context)
+    if isinstance(event, dict) and event.get("kind") == "run":  # a recurring schedule's firing
+        return {"result": bootstrap.aws_runtime().recurring_runs.on_event(event)}
     with observability.message_scope(str(event.get("messageId", "")) if isinstance(event, dict) else ""):
         return {"result": worker.on_schedule(event)}
 
@@ -69,6 +72,9 @@ def _release(worker: DeliveryWorker, record: dict[str, Any]) -> str:
         body = json.loads(record.get("body") or "")
     except ValueError as exc:
         raise PoisonRecord("the record body is not JSON") from exc
+    if isinstance(body, dict) and body.get("kind") == "run":  # a recurring schedule's run event
+        redelivered = str(record.get("attributes", {}).get("ApproximateReceiveCount", "1")) != "1"
+        return bootstrap.aws_runtime().recurring_runs.on_event(body, redelivered=redelivered)
     message_id = str(body.get("messageId", "")) if isinstance(body, dict) else ""
     with observability.message_scope(message_id, tenant_id=str(body.get("tenantId", "")) if message_id else ""):
         return worker.on_release(body)

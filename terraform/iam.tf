@@ -88,6 +88,7 @@ data "aws_iam_policy_document" "api_handler" {
   source_policy_documents = [
     data.aws_iam_policy_document.base["api_handler"].json,
     data.aws_iam_policy_document.pass_scheduler_role.json,
+    data.aws_iam_policy_document.recurring_api_handler.json, # schedules.tf
   ]
 
   statement {
@@ -204,6 +205,7 @@ data "aws_iam_policy_document" "deliver" {
   source_policy_documents = [
     data.aws_iam_policy_document.base["deliver"].json,
     data.aws_iam_policy_document.pass_scheduler_role.json,
+    data.aws_iam_policy_document.recurring_deliver.json, # schedules.tf
   ]
 
   statement {
@@ -267,6 +269,7 @@ data "aws_iam_policy_document" "cleanup" {
   source_policy_documents = [
     data.aws_iam_policy_document.base["cleanup"].json,
     data.aws_iam_policy_document.pass_scheduler_role.json,
+    data.aws_iam_policy_document.recurring_cleanup.json, # schedules.tf
   ]
 
   statement {

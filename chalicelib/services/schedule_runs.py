@@ -4,7 +4,8 @@ store in one step with the schedule's advance, under the idempotency key `run_ke
 Runs are created up to `LOOKAHEAD_MS` before their time, due at their time, so the delivery path's own
 timer fires them on time. Two drivers: `dispatch` (a backend whose schedule store is also the timer: the
 local engine calls it as the earliest `next_run_at` comes near) and `fire` (one run, for a backend whose
-own scheduler fires each run, such as EventBridge Scheduler). Runs that fell in downtime follow the
+own scheduler fires each run, such as EventBridge Scheduler; with `catch_up` for a firing that comes late
+and `repair` for schedules whose timer never fired). Runs that fell in downtime follow the
 schedule's `missedRuns`: `skip` none, `once` one now (keyed by the latest missed time), `all` each one now
 (at most `MAX_CATCH_UP_RUNS`, the latest; runs older than `MISSED_LOOKBACK_MS` are not looked at).
 """
@@ -12,6 +13,7 @@ schedule's `missedRuns`: `skip` none, `once` one now (keyed by the latest missed
 from __future__ import annotations
 
 import collections
+import logging
 from dataclasses import dataclass
 
 from chalicelib.domain import ids
@@ -36,6 +38,7 @@ MISSED_LOOKBACK_MS = 7 * 86_400_000  # missed runs are looked for this far back 
 MAX_RUNS_PER_STEP = 1_000  # on-time runs one schedule gets in one dispatch step
 DISPATCH_BATCH = 500
 _FIRE_TRIES = 5
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +69,45 @@ def dispatch(ctx: Context, now_ms: int, *, limit: int = DISPATCH_BATCH) -> Dispa
     due = store.due_schedules(now_ms + LOOKAHEAD_MS, limit=limit)
     if not due:
         return Dispatched(0, more=False)
+    return Dispatched(_dispatch_due(ctx, due, now_ms), more=len(due) == limit)
+
+
+def catch_up(ctx: Context, tenant_id: str, schedule_id: str, now_ms: int) -> int:
+    """`dispatch` for one schedule (its runs up to now + LOOKAHEAD_MS, missed ones by its `missedRuns`):
+    what a backend whose scheduler fires each run calls when a firing comes late. Returns runs created."""
+    schedule = store_of(ctx).get_schedule(tenant_id, schedule_id)
+    if schedule is None or schedule.state is ScheduleState.PAUSED or schedule.next_run_at is None:
+        return 0
+    if schedule.next_run_at > now_ms + LOOKAHEAD_MS:
+        return 0
+    return _dispatch_due(ctx, [schedule], now_ms)
+
+
+def repair(ctx: Context, now_ms: int, *, overdue_ms: int, limit: int = DISPATCH_BATCH) -> Dispatched:
+    """Schedules whose next run is `overdue_ms` past (their timer did not fire: a lost firing, a crash
+    between a change and its arming): their runs by `missedRuns`, then each is armed again."""
+    store = store_of(ctx)
+    due = store.due_schedules(now_ms - overdue_ms, limit=limit)
+    if not due:
+        return Dispatched(0, more=False)
+    created = _dispatch_due(ctx, due, now_ms)
+    if ctx.schedule_timer is not None:
+        for schedule in due:
+            current = store.get_schedule(schedule.tenant_id, schedule.id)
+            if current is None:
+                continue
+            try:
+                ctx.schedule_timer.schedule_changed(current)
+            except StorageUnavailable:  # still overdue: the next repair pass tries again
+                log.warning("could not re-arm schedule %s", schedule.id, exc_info=True)
+    return Dispatched(created, more=len(due) == limit)
+
+
+def _dispatch_due(ctx: Context, due: list[Schedule], now_ms: int) -> int:
     apps: dict[tuple[str, str], App | None] = {}
     quotas: dict[str, int | None] = {}
     items = [_planned(ctx, schedule, now_ms, apps, quotas) for schedule in due]
-    created = _record(ctx, items)
-    return Dispatched(created, more=len(due) == limit)
+    return _record(ctx, items)
 
 
 def fire(ctx: Context, tenant_id: str, schedule_id: str, run_at_ms: int) -> Inserted | None:

@@ -10,6 +10,7 @@ resume never repeats a run already created: runs start after the later of now an
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ from chalicelib.domain.errors import (
     PlanLimit,
     PreconditionRequired,
     StaleEtag,
+    StorageUnavailable,
 )
 from chalicelib.domain.model import Message, Page, Principal, Status
 from chalicelib.domain.model import cancel as cancel_transition
@@ -41,12 +43,22 @@ from chalicelib.domain.schedule_schemas import ScheduleCreate, SchedulePatch
 from chalicelib.ports import MessageQuery
 from chalicelib.services.context import Context
 from chalicelib.services.messages import serialize_payload
-from chalicelib.services.schedule_runs import LOOKAHEAD_MS, Dispatched, dispatch, fire, next_wake, store_of
+from chalicelib.services.schedule_runs import (
+    LOOKAHEAD_MS,
+    Dispatched,
+    catch_up,
+    dispatch,
+    fire,
+    next_wake,
+    repair,
+    store_of,
+)
 from chalicelib.services.validation import validate
 
 __all__ = [
     "LOOKAHEAD_MS",
     "Dispatched",
+    "catch_up",
     "count",
     "create",
     "delete",
@@ -57,10 +69,12 @@ __all__ = [
     "next_wake",
     "pause",
     "payload",
+    "repair",
     "resume",
     "update",
 ]
 _CANCEL_PAGE = 100
+log = logging.getLogger(__name__)
 
 
 # ---- the API's use cases -----------------------------------------------------------------------
@@ -95,7 +109,11 @@ def create(ctx: Context, principal: Principal, raw: Mapping[str, Any]) -> Schedu
         raise PlanLimit(
             f"plan {plan.name} allows at most {plan.max_schedules} schedules; delete one first or change plans"
         )
-    _armed(ctx, schedule)
+    try:
+        _armed(ctx, schedule)
+    except StorageUnavailable:  # not armed: not created either (the caller may try again)
+        store.delete_schedule(schedule.tenant_id, schedule.id)
+        raise
     return schedule
 
 
@@ -149,8 +167,7 @@ def update(
     check_interval(changed.recurrence, min_interval_s=plan.min_interval_s, plan=plan.name, now_ms=now)
     if changed.state is ScheduleState.ACTIVE:
         changed = changed.advanced(next_run_at=next_run(changed, _resume_after(changed, now)))
-    store_of(ctx).update_schedule(changed, expected_version=current.version)
-    _armed(ctx, changed)
+    _store_and_arm(ctx, current, changed)
     return changed
 
 
@@ -161,8 +178,7 @@ def pause(ctx: Context, principal: Principal, schedule_id: str) -> Schedule:
         return current
     now = ctx.clock.now_ms()
     paused = current.changed(state=ScheduleState.PAUSED, next_run_at=None, updated_at=now)
-    store_of(ctx).update_schedule(paused, expected_version=current.version)
-    _armed(ctx, paused)
+    _store_and_arm(ctx, current, paused)
     _cancel_pending_runs(ctx, paused, now)
     return paused
 
@@ -175,8 +191,7 @@ def resume(ctx: Context, principal: Principal, schedule_id: str) -> Schedule:
     now = ctx.clock.now_ms()
     resumed = current.changed(state=ScheduleState.ACTIVE, updated_at=now)
     resumed = resumed.advanced(next_run_at=next_run(resumed, _resume_after(resumed, now)))
-    store_of(ctx).update_schedule(resumed, expected_version=current.version)
-    _armed(ctx, resumed)
+    _store_and_arm(ctx, current, resumed)
     return resumed
 
 
@@ -239,6 +254,22 @@ def _check_etag(schedule: Schedule, if_match: str | None) -> None:
     tags = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
     if "*" not in tags and schedule.etag not in tags and schedule.etag.strip('"') not in tags:
         raise StaleEtag(f"If-Match {if_match} does not match the current etag {schedule.etag}")
+
+
+def _store_and_arm(ctx: Context, current: Schedule, changed: Schedule) -> None:
+    """Store a change, then arm it; when arming fails the change is undone (the stored schedule goes
+    back to `current`, its etag still valid) and the caller gets the 503."""
+    store = store_of(ctx)
+    store.update_schedule(changed, expected_version=current.version)
+    try:
+        _armed(ctx, changed)
+    except StorageUnavailable:
+        try:
+            store.update_schedule(current, expected_version=changed.version)
+            _armed(ctx, current)
+        except Exception:  # the repair pass re-arms what is stored
+            log.warning("could not undo the change of schedule %s", changed.id, exc_info=True)
+        raise
 
 
 def _armed(ctx: Context, schedule: Schedule) -> None:

@@ -88,3 +88,10 @@ def token_event(token: str, path: str = "GET/messages") -> dict[str, Any]:
         "authorizationToken": token,
         "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:abc123/api/{path}",
     }
+
+
+def scheduler_fire(target_input: str, scheduled_time: str) -> dict[str, Any]:
+    """What EventBridge Scheduler passes a Lambda target when a recurring schedule fires: its `Input`
+    with the context attributes replaced (`<aws.scheduler.scheduled-time>` by the nominal time)."""
+    filled = target_input.replace("<aws.scheduler.scheduled-time>", scheduled_time)
+    return dict(json.loads(filled))

@@ -114,11 +114,78 @@ def create_schedule(params: dict[str, Any]) -> None:
             timing.validate_at_expression(expression)
         except timing.InvalidScheduleSpec as exc:
             raise _reject("CreateSchedule", f"Invalid Schedule Expression {expression}.") from exc
+    if expression.startswith(("cron(", "rate(")):
+        problem = recurring_expression_problem(expression)
+        if problem:
+            raise _reject("CreateSchedule", f"Invalid Schedule Expression {expression}: {problem}.")
     target = params.get("Target", {})
     if not target.get("RoleArn") or not target.get("Arn"):
         raise _reject("CreateSchedule", "Target needs Arn and RoleArn")
     if params.get("FlexibleTimeWindow", {}).get("Mode") not in ("OFF", "FLEXIBLE"):
         raise _reject("CreateSchedule", "FlexibleTimeWindow.Mode must be OFF or FLEXIBLE")
+
+
+def update_schedule(params: dict[str, Any]) -> None:
+    create_schedule(params)  # UpdateSchedule takes the whole definition, under the same rules
+
+
+_RATE = re.compile(r"rate\(([1-9][0-9]*) ([a-z]+)\)")
+_TOKEN_SPLIT = re.compile(r"[,\-/]")
+
+
+def recurring_expression_problem(expression: str) -> str | None:
+    """Why EventBridge Scheduler rejects a `cron(...)`/`rate(...)` expression (None: it accepts it)."""
+    if expression.startswith("rate("):
+        match = _RATE.fullmatch(expression)
+        if match is None or match.group(2) not in limits.RATE_UNITS:
+            return "rate takes a positive integer and minute(s), hour(s) or day(s)"
+        # "If the value is equal to 1, then the unit must be singular ... greater than 1, plural"
+        # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html#eb-rate-expressions
+        if (match.group(1) == "1") != (not match.group(2).endswith("s")):
+            return "rate takes the singular unit for 1 and the plural otherwise"
+        return None
+    if not (expression.startswith("cron(") and expression.endswith(")")):
+        return "not a cron expression"
+    fields = expression[5:-1].split(" ")
+    if len(fields) != len(limits.CRON_FIELDS):
+        return "cron takes six fields"
+    for text, (name, low, high, wildcards) in zip(fields, limits.CRON_FIELDS, strict=True):
+        problem = _cron_field_problem(text, name, low, high, wildcards)
+        if problem:
+            return problem
+    if (fields[2] == "?") == (fields[4] == "?"):
+        return "exactly one of day-of-month and day-of-week must be ?"
+    return None
+
+
+def _cron_field_problem(text: str, name: str, low: int, high: int, wildcards: str) -> str | None:
+    if not text or any(not (c.isalnum() or c in wildcards) for c in text):
+        return f"{name} takes {wildcards}"
+    if text in ("*", "?"):
+        return None
+    if "#" in text:
+        day, _, nth = text.partition("#")
+        if "," in text or "#" in nth or not _cron_value(day, name, low, high) or len(nth) != 1 or nth not in "12345":
+            return "# takes one day-of-week#n (n 1-5) alone"
+        return None
+    for part in text.split(","):
+        base, _, step = part.partition("/")
+        if step and not step.isdigit():
+            return f"{name} takes a number after /"
+        if not all(token == "*" or _cron_value(token, name, low, high) for token in base.split("-")):
+            return f"{name} takes {low}-{high}"
+    return None
+
+
+def _cron_value(token: str, name: str, low: int, high: int) -> bool:
+    value = token.upper()
+    if (name == "month" and value in limits.MONTH_NAMES) or (name == "day-of-week" and value in limits.DAY_NAMES):
+        return True
+    if value in ("L", "LW"):
+        return True
+    if value[-1:] in ("L", "W") and value[:-1].isdigit():
+        value = value[:-1]
+    return value.isdigit() and low <= int(value) <= high
 
 
 def delete_schedule(params: dict[str, Any]) -> None:
@@ -135,6 +202,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("sqs", "SendMessage"): send_message,
     ("sqs", "SendMessageBatch"): send_message_batch,
     ("scheduler", "CreateSchedule"): create_schedule,
+    ("scheduler", "UpdateSchedule"): update_schedule,
     ("scheduler", "DeleteSchedule"): delete_schedule,
 }
 

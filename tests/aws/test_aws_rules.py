@@ -314,3 +314,34 @@ def test_plans_and_throttles_stay_inside_the_account_quotas(env: str) -> None:
     for plan in values["plans"].values():
         if plan.get("rate") is not None:
             assert plan["rate"] <= values["api_throttle"]["rate"]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "cron(0 9 * * * *)",  # neither day field is ?
+        "cron(0 9 ? * ? *)",  # both are
+        "cron(0 9 ? * 0 *)",  # day-of-week is 1-7 (SUN-SAT)
+        "cron(60 9 * * ? *)",
+        "cron(0 9 * *)",  # six fields
+        "cron(0 9 ? * 3#1,6#3 *)",  # one # expression only
+        "cron(0 9 ? * 2#6 *)",
+        "cron(0 9 32 * ? *)",
+        "rate(0 minutes)",
+        "rate(90 seconds)",
+        "rate(2 hour)",  # plural for more than one
+        "rate(1 hours)",
+    ],
+)
+def test_scheduler_rejects_recurring_expressions_aws_rejects(expression: str) -> None:
+    call = schedule_call(ScheduleExpression=expression)
+    assert rejected("scheduler", "CreateSchedule", call) == "ValidationException"
+    assert rejected("scheduler", "UpdateSchedule", call) == "ValidationException"
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["cron(59 8 ? * 2-6 *)", "cron(0/15 * * * ? *)", "cron(0 9 L * ? *)", "cron(0 9 ? * 6L *)", "rate(1 minute)"],
+)
+def test_scheduler_accepts_the_recurring_expressions_aws_documents(expression: str) -> None:
+    rules.check("scheduler", "CreateSchedule", schedule_call(ScheduleExpression=expression))

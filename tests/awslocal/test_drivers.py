@@ -191,3 +191,38 @@ def test_the_stream_mapping_gathers_a_short_batch_for_its_batching_window() -> N
     assert poller.poll() == 0
     now[0] += 5
     assert poller.poll() == 1 and seen[-1] == ["e4"]  # the window ended: what there is goes
+
+
+def _iso_s(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def test_recurring_cron_fires_on_the_zones_wall_clock_and_skips_a_gap_as_eventbridge_does() -> None:
+    from awslocal import recurring
+
+    berlin = {"ScheduleExpression": "cron(30 2 * * ? *)", "ScheduleExpressionTimezone": "Europe/Berlin"}
+    first = recurring.next_nominal(berlin, _iso_s("2027-03-27T12:00:00Z"), 0)
+    assert first == _iso_s("2027-03-29T00:30:00Z")  # 02:30 does not exist on 2027-03-28: skipped
+    weekdays = {"ScheduleExpression": "cron(59 8 ? * 2-6 *)", "ScheduleExpressionTimezone": "Europe/Berlin"}
+    assert recurring.next_nominal(weekdays, _iso_s("2026-12-04T08:00:00Z"), 0) == _iso_s("2026-12-07T07:59:00Z")
+    repeated = {"ScheduleExpression": "cron(30 1 * * ? *)", "ScheduleExpressionTimezone": "America/New_York"}
+    once = recurring.next_nominal(repeated, _iso_s("2026-11-01T05:00:00Z"), 0)
+    assert once == _iso_s("2026-11-01T05:30:00Z")  # 01:30 EDT, the first of the two
+    assert recurring.next_nominal(repeated, once, 0) == _iso_s("2026-11-02T06:30:00Z")  # not 01:30 EST again
+
+
+def test_recurring_rate_counts_from_its_start_date_and_stops_at_its_end_date() -> None:
+    from awslocal import recurring
+
+    detail = {
+        "ScheduleExpression": "rate(15 minutes)",
+        "StartDate": "2026-12-04T10:00:00+00:00",
+        "EndDate": "2026-12-04T10:40:00+00:00",
+    }
+    assert recurring.next_nominal(detail, _iso_s("2026-12-04T09:00:00Z"), 0) == _iso_s("2026-12-04T10:00:00Z")
+    assert recurring.next_nominal(detail, _iso_s("2026-12-04T10:00:00Z"), 0) == _iso_s("2026-12-04T10:15:00Z")
+    assert recurring.next_nominal(detail, _iso_s("2026-12-04T10:30:00Z"), 0) is None  # 10:45 is past EndDate
+    text = recurring.fill_input('{"scheduledTime":"<aws.scheduler.scheduled-time>"}', _iso_s("2026-12-04T10:15:00Z"))
+    assert text == '{"scheduledTime":"2026-12-04T10:15:00Z"}'

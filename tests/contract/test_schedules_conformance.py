@@ -1,9 +1,10 @@
 """Recurring schedules over every adapter set: CRUD with etags, pause/resume, runs as messages created
 once per (schedule, run time), missedRuns after downtime on an injected clock, quota and limits.
 
-An adapter set without a `ScheduleStore` yet (`ctx.schedules is None`) skips these tests. Tests that
-drive `dispatch` need the store's due index (`due_schedules`); `fire` is the path of a backend whose own
-scheduler fires each run (EventBridge Scheduler), and both must give the same runs.
+Both adapter sets have a `ScheduleStore` (one without, `ctx.schedules is None`, would skip these). Tests
+that drive `dispatch` need the store's due index (`due_schedules`; on DynamoDB the sparse `by-due` GSI,
+which the AWS repair pass uses); `fire` is the path of a backend whose own scheduler fires each run
+(EventBridge Scheduler), and both must give the same runs.
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ def app_of(ctx: Context, who: Principal) -> str:
 
 def create(ctx: Context, who: Principal, app_id: str, **fields: Any) -> Any:
     return schedules.create(ctx, who, {"appId": app_id, "payload": {"job": "report"}, **fields})
+
+
+def with_plan(ctx: Context, **limits: Any) -> Context:
+    """The context with the `unlimited` plan's limits replaced (every backend has that plan deployed,
+    with a usage plan on AWS, so a tenant can be made on it)."""
+    plans = {**ctx.settings.plans, "unlimited": Plan("unlimited", None, None, **limits)}
+    return dataclasses.replace(ctx, settings=dataclasses.replace(ctx.settings, plans=plans))
 
 
 def runs_of(ctx: Context, who: Principal, schedule_id: str) -> list[Any]:
@@ -112,9 +120,8 @@ def test_invalid_schedules_are_refused_and_store_nothing(sctx: Context, fields: 
 
 
 def test_plan_limits_count_and_interval(sctx: Context) -> None:
-    plans = {**sctx.settings.plans, "tight": Plan("tight", None, None, None, max_schedules=2, min_interval_s=300)}
-    tight = dataclasses.replace(sctx, settings=dataclasses.replace(sctx.settings, plans=plans))
-    who = tenant(tight, plan="tight")
+    tight = with_plan(sctx, daily_quota=None, max_schedules=2, min_interval_s=300)
+    who = tenant(tight)
     app_id = app_of(tight, who)
     with pytest.raises(PlanLimit):
         create(tight, who, app_id, cron="* * * * *")
@@ -233,9 +240,8 @@ def test_missed_all_is_bounded(sctx: Context, clock: SettableClock) -> None:
 
 
 def test_a_run_over_the_daily_quota_is_skipped(sctx: Context, clock: SettableClock) -> None:
-    plans = {**sctx.settings.plans, "tiny": Plan("tiny", None, None, daily_quota=1)}
-    tiny = dataclasses.replace(sctx, settings=dataclasses.replace(sctx.settings, plans=plans))
-    who = tenant(tiny, plan="tiny")
+    tiny = with_plan(sctx, daily_quota=1)
+    who = tenant(tiny)
     clock.set(at("2026-12-04T09:00:30Z"))
     made = create(tiny, who, app_of(tiny, who), cron="* * * * *")
     for minute in range(1, 4):

@@ -27,6 +27,7 @@ _RESOURCE_KEYS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^aws_iam_role\.(\w+)\.arn$"), r"role/\1"),
     (re.compile(r"^aws_lambda_function\.(\w+)\.arn$"), r"function/\1"),
     (re.compile(r"^local\.schedules_of_messages$"), "schedule/m-*"),
+    (re.compile(r"^local\.recurring_schedules$"), "schedule/r-*"),
     (re.compile(r"^local\.api_keys_arn$"), "apigateway/apikeys"),
     (re.compile(r"^local\.usage_plan_keys_arns$"), "apigateway/usageplans/*/keys"),
     (re.compile(r"^local\.log_group_arns\[each\.key\]:\*$"), "logs/own"),

@@ -22,8 +22,9 @@ from chalicelib.adapters.aws.wiring import AwsRuntime
 from chalicelib.domain.delivery import AttemptOutcome, DeliveryRequest
 from chalicelib.domain.model import Principal, Scope, Status
 from chalicelib.domain.schemas import AppCreate, AppPatch, KeyCreate, TenantCreate
+from chalicelib.domain.times import format_ms
 from chalicelib.ports import MessageQuery
-from chalicelib.services import accounts, apps, messages, usage
+from chalicelib.services import accounts, apps, messages, schedules, usage
 from tests.aws import events, support
 from tests.aws import faults as fault
 from tests.aws.faults import Faults
@@ -129,6 +130,7 @@ class Made:
     app_id: str
     near: list[str]
     far: list[str]
+    recurring: list[str]
 
 
 def _ids(results: list[Any]) -> list[str]:
@@ -179,8 +181,25 @@ def made(world: World) -> Made:
     usage.usage(ctx, principal, first=None, last=None)
     other = apps.create_app(ctx, principal, AppCreate(name="gone", url="https://example.com/g"))
     gone = _ids(messages.schedule(ctx, principal, [{"appId": other.id, "payload": {}, "delaySeconds": 0}]))
+    recurring = _recurring(ctx, principal, app.id)
     world.recorder.phase = None
-    return Made(principal, token, app.id, near + gone, far)
+    return Made(principal, token, app.id, near + gone, far, recurring)
+
+
+def _recurring(ctx: Any, principal: Principal, app_id: str) -> list[str]:
+    """The /schedules routes: a native and a chained schedule that stay, one changed, paused, resumed, deleted."""
+    native = schedules.create(
+        ctx, principal, {"appId": app_id, "payload": {}, "cron": "*/5 * * * *", "missedRuns": "all"}
+    )
+    chained = schedules.create(ctx, principal, {"appId": app_id, "payload": {}, "every": "15m30s"})
+    gone = schedules.create(ctx, principal, {"appId": app_id, "payload": {}, "every": "1h"})
+    schedules.get(ctx, principal, gone.id)
+    schedules.list_schedules(ctx, principal, cursor=None, limit=10)
+    changed = schedules.update(ctx, principal, gone.id, {"every": "2h"}, gone.etag)
+    schedules.pause(ctx, principal, changed.id)
+    schedules.resume(ctx, principal, changed.id)
+    schedules.delete(ctx, principal, changed.id)
+    return [native.id, chained.id, changed.id]
 
 
 def release(world: World, message_id: str, tenant_id: str) -> str:
@@ -211,6 +230,7 @@ def ran(world: World, made: Made) -> dict[str, set[Grant]]:
     far = world.runtime.messages.get_message(tenant, made.far[1])
     assert far is not None
     invoke("deliver", {"tenantId": tenant, "messageId": far.id, "gen": far.gen, "dueAt": far.due_at})  # schedule fired
+    _fire_recurring(world, tenant, made.recurring)
 
     world.recorder.phase = None
     stale = timing.schedule_name("msg_01J0000000000000000000ZZZZ", 1)
@@ -242,6 +262,28 @@ def ran(world: World, made: Made) -> dict[str, set[Grant]]:
     mapping.poll(max_failures=1)
     world.recorder.phase = None
     return world.recorder.calls
+
+
+def _fire_recurring(world: World, tenant: str, recurring: list[str]) -> None:
+    """A native firing and a chained run of the recurring schedules (recorded as `deliver`), then the
+    native one's timer lost: cleanup's repair pass (recorded as `cleanup` with the next run)."""
+    native, chained = (world.runtime.schedules.get_schedule(tenant, sid) for sid in recurring[:2])
+    assert native is not None and chained is not None and chained.next_run_at is not None
+    body = {"kind": "run", "tenantId": tenant, "scheduleId": chained.id, "runAt": chained.next_run_at, "chain": True}
+    world.clock.set(chained.next_run_at - 5_000)
+    world.lambdas.lambda_.invoke("deliver", events.sqs_event([json.dumps(body)]))  # the next: a one-time schedule
+    native = world.runtime.schedules.get_schedule(tenant, native.id)
+    assert native is not None and native.next_run_at is not None
+    world.clock.set(max(world.clock.now_ms(), native.next_run_at - 5_000))
+    scheduled = format_ms(native.next_run_at - 60_000).replace(".000", "")
+    firing = {"kind": "run", "tenantId": tenant, "scheduleId": native.id, "scheduledTime": scheduled, "aheadMs": 60_000}
+    world.lambdas.lambda_.invoke("deliver", firing)
+    deleted = {**firing, "scheduleId": recurring[2]}
+    world.lambdas.lambda_.invoke("deliver", deleted)  # a deleted schedule's firing deletes its schedule
+    world.recorder.phase = None
+    group = world.config.schedule_group
+    world.session.client("scheduler").delete_schedule(Name=f"r-{native.id[4:]}", GroupName=group)  # lost: the
+    # cleanup run below (an hour on) finds the schedule overdue, creates its runs and arms it again
 
 
 def _app_of(world: World, tenant: str, message_id: str) -> str:

@@ -337,3 +337,20 @@ def unwrap_json(expression: Any) -> str:
     text = re.sub(r"\}\s*\n\s*\"", '}, "', text)
     text = re.sub(r"\]\s*\n\s*\"", '], "', text)
     return text
+
+
+def test_recurring_schedule_names_are_the_ones_iam_grants_and_never_a_messages() -> None:
+    from fnmatch import fnmatchcase
+
+    from chalicelib.adapters.aws import timing
+    from chalicelib.adapters.aws.schedule_timer import chained_name, native_name
+
+    granted = unwrap(stack().locals["recurring_schedules"])
+    assert granted.endswith("/r-*") and unwrap(stack().locals["schedules_of_messages"]).endswith("/m-*")
+    schedule_id = "sch_01J00000000000000000000000"
+    for name in (native_name(schedule_id), chained_name(schedule_id, 4_102_444_800_000)):
+        assert fnmatchcase(name, "r-*") and not fnmatchcase(name, "m-*")
+        assert timing.parse_schedule_name(name) is None  # cleanup's sweep of message schedules leaves it
+    for function in ("api_handler", "deliver", "cleanup"):  # they arm recurring schedules: the timer's settings
+        env = environment(function)
+        assert {"SCHEDULER_DELIVERY_FUNCTION_ARN", "SCHEDULER_SCHEDULER_ROLE_ARN"} <= set(env), function

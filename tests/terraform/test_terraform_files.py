@@ -24,6 +24,7 @@ CONCERNS = [
     "dynamodb.tf",
     "sqs.tf",
     "scheduler.tf",
+    "schedules.tf",  # recurring schedules: their table and IAM
     "kms.tf",
     "monitoring.tf",
     "meter.tf",

@@ -19,6 +19,10 @@ or a tenth of a SendMessageBatch, then UpdateItem): docs/aws-capacity.md has the
 Every run also makes the usage keys of sign-ups API Gateway throttled (`Provisioner.provision_pending`,
 at most 4 a second: CreateApiKey's account-wide 5/s).
 
+Every run also repairs recurring schedules whose next run is `REPAIR_OVERDUE_MS` past (their native or
+chained timer did not fire, or a process died between storing a change and arming it):
+`services.schedule_runs.repair` creates their runs by `missedRuns` and arms them again.
+
 Finished messages, payloads, attempts and idempotency records are purged by DynamoDB TTL
 (`expiresAt`), so there is no purge step here: TTL deletes cost no write capacity.
 """
@@ -61,6 +65,7 @@ class Report:
     schedules_deleted: int = 0
     keys_made: int = 0
     keys_failed: int = 0
+    runs_repaired: int = 0
     more: bool = False
     errors: list[str] = field(default_factory=list)
 
@@ -83,6 +88,7 @@ class Report:
             "schedulesDeleted": self.schedules_deleted,
             "keysMade": self.keys_made,
             "keysFailed": self.keys_failed,
+            "runsRepaired": self.runs_repaired,
             "more": self.more,
             "errors": self.errors[:20],
         }
@@ -105,6 +111,7 @@ class Cleanup:
     provisioner: Provisioner | None = None
     sleep: Callable[[float], None] = time.sleep
     keys_s: float = 10.0
+    repair_schedules: Callable[[int], int] | None = None  # now -> runs created (see the module)
 
     def run(self, *, sweep_schedules: bool) -> Report:
         """One run: the wake index always, the schedule group when asked; both within the budget."""
@@ -113,6 +120,7 @@ class Cleanup:
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="cleanup") as pool:
             self._wake(report, pool, deadline - self.keys_s)  # the last `keys_s` are for usage keys
             self._provision(report, deadline)
+            self._repair(report)
             if sweep_schedules:
                 try:
                     self._sweep_schedules(report, pool, deadline)
@@ -120,6 +128,15 @@ class Cleanup:
                     log.exception("schedule sweep failed")
                     report.errors.append(f"schedule sweep: {type(exc).__name__}")
         return report
+
+    def _repair(self, report: Report) -> None:
+        if self.repair_schedules is None:
+            return
+        try:
+            report.runs_repaired = self.repair_schedules(self.clock.now_ms())
+        except Exception as exc:  # the next run tries again
+            log.exception("repairing recurring schedules failed")
+            report.errors.append(f"recurring schedules: {type(exc).__name__}")
 
     # ---- sign-ups whose usage key API Gateway throttled ---------------------------------------
 

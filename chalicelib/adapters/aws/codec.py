@@ -74,6 +74,7 @@ def message_item(message: Message, *, wake_at: int | None, now_ms: int, retentio
         "deliveredAt": message.delivered_at,
         "failureReason": None if message.failure_reason is None else message.failure_reason.value,
         "idemKey": message.idempotency_key,
+        "scheduleId": message.schedule_id,
         "sendKey": send_key(message.send_at, message.id),
         "sendShard": list_shard(message.tenant_id, message.id),
     }
@@ -108,6 +109,7 @@ def message_from(item: Item) -> Message:
         delivered_at=item.get("deliveredAt"),
         failure_reason=None if reason is None else FailureReason(reason),
         idempotency_key=item.get("idemKey"),
+        schedule_id=item.get("scheduleId"),
     )
 
 

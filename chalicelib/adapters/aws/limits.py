@@ -40,6 +40,31 @@ SCHEDULE_NAME_CHARS = r"[0-9a-zA-Z\-_.]"
 IDEMPOTENCY_KEY_CHARS = r"[a-zA-Z0-9\-_]"
 SCHEDULE_EXPRESSION_MAX = 256
 
+# EventBridge Scheduler recurring expressions. `cron(minutes hours day-of-month month day-of-week year)`:
+# six fields; minutes 0-59 and hours 0-23 take `, - * /`; day-of-month 1-31 takes `, - * ? / L W`;
+# month 1-12 or JAN-DEC takes `, - * /`; day-of-week 1-7 or SUN-SAT takes `, - * ? L #`; year
+# 1970-2199 takes `, - * /`. "You can't use * in both the Day-of-month and Day-of-week fields. If you
+# use it in one, you must use ? in the other"; one of them is always `?`. `#` allows one expression only.
+# `rate(value unit)`: a positive integer and minute | minutes | hour | hours | day | days. All schedules
+# fire with 60 s precision (between 1:00:00 and 1:00:59 for 1:00); DST: "When the time shifts forward in
+# Spring, your schedule invocation gets skipped if the cron expression falls on a non-existent date and
+# time. When the time shifts back in the Fall, your schedule runs only once".
+# https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cron-expressions.html
+# Context attribute `<aws.scheduler.scheduled-time>` ("for example, 2022-03-22T18:59:43Z") in Input:
+# https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html
+CRON_FIELDS = (
+    ("minutes", 0, 59, ",-*/"),
+    ("hours", 0, 23, ",-*/"),
+    ("day-of-month", 1, 31, ",-*?/LW"),
+    ("month", 1, 12, ",-*/"),
+    ("day-of-week", 1, 7, ",-*?L#"),
+    ("year", 1970, 2199, ",-*/"),
+)
+MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+RATE_UNITS = ("minute", "minutes", "hour", "hours", "day", "days")
+
 # Lambda: "Environment variables: 4 KB" (all of a function's keys and values together), and 6 MB for
 # a synchronous invocation's request (an API Gateway proxy event holds the whole body).
 # https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html

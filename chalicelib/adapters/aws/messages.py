@@ -106,6 +106,14 @@ class DynamoMessageStore(MessageQueries):
             return [results[i] for i in range(len(items))]
         raise ConcurrentUpdate("idempotency keys kept changing during the create; try again")
 
+    def replays(self, items: Sequence[NewMessage]) -> dict[int, Inserted]:
+        """By index: the items whose idempotency key is live (their earlier message, not stored again)."""
+        return self._replays(items, {})
+
+    def create_ops(self, item: NewMessage, ttl_ms: int) -> list[dict[str, Any]]:
+        """The transaction writes that create one message (for a caller adding its own writes)."""
+        return self._create_ops(item, ttl_ms)
+
     def _replays(self, items: Sequence[NewMessage], done: dict[int, Inserted]) -> dict[int, Inserted]:
         """Items not yet done whose idempotency key is live, or repeats an earlier item of the same
         request: the earlier message, not stored again."""

@@ -84,7 +84,8 @@ class MessageQueries:
         low = "0" if query.send_after is None else f"{query.send_after:015d}#"
         high = "~" if query.send_before is None else f"{query.send_before:015d}#~"
         after = None if not cursor else codec.send_key(*decode_cursor(cursor, int, str))
-        page = limit if query.status is None and query.app_id is None else min(1_000, limit * 4)
+        filtered = query.status is not None or query.app_id is not None or query.schedule_id is not None
+        page = min(1_000, limit * 4) if filtered else limit
         if query.status in codec.PROBLEM_STATUSES:
             partitions = [(BY_PROBLEM, "problemKey", f"{tenant_id}#{query.status}")]
         else:
@@ -257,5 +258,7 @@ def _matches(item: Item, index_key: str, tenant_id: str, query: MessageQuery) ->
     if item.get("tenantId") != tenant_id or item.get("sendKey") != index_key:
         return False
     if query.app_id is not None and item.get("appId") != query.app_id:
+        return False
+    if query.schedule_id is not None and item.get("scheduleId") != query.schedule_id:
         return False
     return query.status is None or Status(item["status"]) is query.status

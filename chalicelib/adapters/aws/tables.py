@@ -12,6 +12,7 @@ the time-to-live attribute of the tables that expire items. All tables are on-de
 | messages | `pk` = message id, `sk` = `m` / `p` / `a#<n>` | message, payload, attempts (one item each); a stream |
 | usage | `pk` = `<tenant>#<shard>`, `day` | counters (8 shards per tenant-day), the meter's ledger (2-day TTL) |
 | idempotency | `pk` = `<tenant>#<key>` | create idempotency records, 24 h TTL |
+| schedules | `tenantId`, `id` | recurring schedules; sparse GSI `by-due` (`dueShard` = `d<0-7>`, `nextRunAt`) |
 
 GSIs of `messages` (all KEYS_ONLY or nearly, so state changes rarely touch them; see docs/aws-design.md):
 `by-send` (`sendShard` = `<tenant>#<0-7>`, `sendKey`) lists a tenant's messages by sendAt then id
@@ -31,6 +32,7 @@ APPS = "apps"
 MESSAGES = "messages"
 USAGE = "usage"
 IDEMPOTENCY = "idempotency"
+SCHEDULES = "schedules"
 
 BY_ID = "all"
 KEY_PENDING = "key-pending"
@@ -39,6 +41,7 @@ BY_SEND = "by-send"
 BY_PROBLEM = "by-problem"
 BY_WAKE = "by-wake"
 BY_FEED = "by-feed"
+BY_DUE = "by-due"
 
 TTL: dict[str, str] = {MESSAGES: "expiresAt", USAGE: "expiresAt", IDEMPOTENCY: "expiresAt"}
 # The messages table's stream feeds the meter (adapters.aws.meter); old and new images: a transition
@@ -132,6 +135,15 @@ TABLES: list[dict[str, Any]] = [
         "BillingMode": "PAY_PER_REQUEST",
         "KeySchema": _key("pk"),
         "AttributeDefinitions": _attrs(pk="S"),
+    },
+    {  # recurring schedules (adapters/aws/schedules.py); `by-due` holds only active ones with a next run
+        "TableName": SCHEDULES,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": _key("tenantId", "id"),
+        "AttributeDefinitions": _attrs(tenantId="S", id="S", dueShard="S", nextRunAt="N"),
+        "GlobalSecondaryIndexes": [
+            {"IndexName": BY_DUE, "KeySchema": _key("dueShard", "nextRunAt"), "Projection": {"ProjectionType": "ALL"}}
+        ],
     },
 ]
 

@@ -26,6 +26,9 @@ from chalicelib.adapters.aws.limiter import GatewayRateLimits
 from chalicelib.adapters.aws.messages import DynamoMessageStore
 from chalicelib.adapters.aws.meter import UsageMeter
 from chalicelib.adapters.aws.provisioning import Provisioner, ProvisioningTenantStore
+from chalicelib.adapters.aws.recurring_runs import RecurringRuns
+from chalicelib.adapters.aws.schedule_timer import AwsScheduleTimer
+from chalicelib.adapters.aws.schedules import DynamoScheduleStore
 from chalicelib.adapters.aws.sealing import Sealer
 from chalicelib.adapters.aws.slots import TenantSlots
 from chalicelib.adapters.aws.stores import DynamoAppStore, DynamoKeyStore, DynamoTenantStore, DynamoUsageStore
@@ -41,6 +44,9 @@ if TYPE_CHECKING:
     from chalicelib.authorizer import Authority
 
 Metric = Callable[[str, float], None]
+# a recurring schedule whose next run is this far past was not fired (cleanup repairs it): more than a
+# native firing's lead and EventBridge's minute, plus its retries' first minute
+REPAIR_OVERDUE_MS = 150_000
 
 # Every AWS service the functions call: the Lambda package keeps botocore's models of these only
 # (tools/lambda_zip.py), so a client of any other service fails here, in tests, not in Lambda.
@@ -180,8 +186,33 @@ class AwsRuntime:
             limiter=GatewayRateLimits(),
             clock=self.clock,
             settings=self.settings,
+            schedules=self.schedules,
+            schedule_timer=self.schedule_timer,
             jitter=self.jitter,
         )
+
+    @functools.cached_property
+    def schedules(self) -> DynamoScheduleStore:
+        """Recurring schedules."""
+        return DynamoScheduleStore(
+            self.clients.get("dynamodb"),
+            table=self.config.table(tables.SCHEDULES),
+            messages=self.messages,
+            usage_table=self.config.table(tables.USAGE),
+            clock=self.clock,
+        )
+
+    @functools.cached_property
+    def schedule_timer(self) -> AwsScheduleTimer:
+        """One EventBridge Scheduler schedule per recurring schedule (native or chained)."""
+        return AwsScheduleTimer(
+            scheduler=self.clients.get("scheduler"), sqs=self.clients.get("sqs"), config=self.config, clock=self.clock
+        )
+
+    @functools.cached_property
+    def recurring_runs(self) -> RecurringRuns:
+        """The delivery Lambda's handler of recurring schedules' run events."""
+        return RecurringRuns(self.context, self.schedule_timer)
 
     @functools.cached_property
     def deliveries(self) -> DynamoDeliveryQueue:
@@ -245,7 +276,13 @@ class AwsRuntime:
             clock=self.clock,
             provisioner=self.provisioner,
             sleep=self.sleep,
+            repair_schedules=self._repair_schedules,
         )
+
+    def _repair_schedules(self, now_ms: int) -> int:
+        from chalicelib.services import schedule_runs
+
+        return schedule_runs.repair(self.context, now_ms, overdue_ms=REPAIR_OVERDUE_MS).created
 
     @functools.cached_property
     def provisioner(self) -> Provisioner:
