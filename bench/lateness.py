@@ -14,6 +14,7 @@ each job doing the same POST on a keep-alive connection of its executor thread.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -92,9 +93,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-apscheduler", action="store_true")
     parser.add_argument("--receiver", choices=["aiohttp", "threaded", "both"], default="aiohttp")
+    parser.add_argument(
+        "--baseline-claim-ahead-ms", type=int, help="also run ours with this SCHEDULER_CLAIM_AHEAD_MS (an A/B)"
+    )
     args = parser.parse_args()
     kinds = ["aiohttp", "threaded"] if args.receiver == "both" else [args.receiver]
     systems: dict[str, Callable[[int, float, str], dict[str, Any]]] = {"ours": run_ours}
+    if args.baseline_claim_ahead_ms is not None:
+        ahead = str(args.baseline_claim_ahead_ms)
+        systems[f"ours, ahead {ahead} ms"] = functools.partial(run_ours, SCHEDULER_CLAIM_AHEAD_MS=ahead)
     if not args.skip_apscheduler:
         systems["apscheduler"] = run_apscheduler
     runs: dict[str, list[dict[str, Any]]] = {f"{s} / {k}": [] for k in kinds for s in systems}

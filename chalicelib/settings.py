@@ -62,6 +62,7 @@ class Settings:
     delivery_concurrency: int = 512
     per_app_concurrency: int = 64
     per_tenant_concurrency: int = 32
+    claim_ahead_ms: int = 20
     idempotency_ttl_ms: int = 86_400_000
     max_body_bytes: int = 6 * 1024 * 1024
 
@@ -101,6 +102,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         delivery_concurrency=_int(env, "SCHEDULER_DELIVERY_CONCURRENCY", 512, minimum=1),
         per_app_concurrency=_int(env, "SCHEDULER_PER_APP_CONCURRENCY", 64, minimum=1),
         per_tenant_concurrency=_int(env, "SCHEDULER_PER_TENANT_CONCURRENCY", 32, minimum=1),
+        claim_ahead_ms=_int(env, "SCHEDULER_CLAIM_AHEAD_MS", 20, minimum=0),
     )
 
 

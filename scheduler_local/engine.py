@@ -1,9 +1,12 @@
 """The local driver of the delivery runner: one dispatcher thread, one asyncio delivery loop, one writer.
 
 What to claim, send and write is the runner's (`chalicelib.services.runner`); this module decides when:
-- The dispatcher sleeps until the next due time (a `Condition` wait, woken early by `wake()` when a
-  sooner message is armed), has the runner claim a batch, and hands it to the loop. No per-message
-  thread or timer object exists, and nothing polls while nothing is due.
+- The dispatcher sleeps until `claim_ahead_ms` before the next due time (a `Condition` wait, woken
+  early by `wake()` when a sooner message is armed), has the runner claim a batch of what is due by
+  then, and hands it to the loop, which sends each at its due time: the claim's storage write (and a
+  wait for the write lock) happens before the due time, not inside the lateness. Such a message is
+  `delivering` for those last milliseconds; a crash then loses nothing (the lease goes back on the
+  next start). No per-message thread or timer object exists, and nothing polls while nothing is due.
 - The loop runs each attempt as a task. What may be claimed is the runner's limiter's call (locally the
   `FairShareLimiter`): a cap per tenant and per app whose shares shrink as more tenants and apps are
   busy, always with room for one more, so neither a slow endpoint nor a tenant with many of them can
@@ -37,6 +40,7 @@ WRITE_BATCH = 512
 HOUSEKEEPING_EVERY_MS = 60_000
 PURGE_CHUNK = 1_000
 WRITE_RETRY_MAX_S = 5.0
+CLAIM_AHEAD_MS = 20  # the default of Settings.claim_ahead_ms (SCHEDULER_CLAIM_AHEAD_MS)
 
 
 class Hook(Protocol):
@@ -61,8 +65,10 @@ class Engine:
         per_app: int,
         retention_ms: int,
         hook: Hook | None = None,
+        claim_ahead_ms: int = CLAIM_AHEAD_MS,
     ) -> None:
         self._runner = runner
+        self._ahead_ms = claim_ahead_ms
         self._queue = due_queue  # for housekeeping; deliveries go through the runner
         self._make_sender = make_sender
         self._clock = clock
@@ -111,9 +117,9 @@ class Engine:
     # ---- waking ----------------------------------------------------------------------------
 
     def wake(self, due_ms: int) -> None:
-        """A message is due at `due_ms`: wake the dispatcher if that is sooner than its sleep."""
+        """A message is due at `due_ms`: wake the dispatcher if its claim is sooner than the sleep's end."""
         with self._cv:
-            if self._sleep_until is None or due_ms < self._sleep_until:
+            if self._sleep_until is None or due_ms - self._ahead_ms < self._sleep_until:
                 self._woken = True
                 self._cv.notify()
 
@@ -141,9 +147,9 @@ class Engine:
             try:
                 self._housekeep(now)
                 hook_due = None if self._hook is None else self._hook(now)
-                leases = self._runner.claim_due()
-                if leases:
-                    self._loop.call_soon_threadsafe(self._launch, leases)
+                due, ahead = self._runner.claim_ahead(self._ahead_ms)
+                if due or ahead:
+                    self._loop.call_soon_threadsafe(self._launch, due, ahead)
                     continue
                 next_due = _earliest(self._runner.next_due(), hook_due)
             except Exception:  # storage trouble: log, back off briefly, try again
@@ -157,8 +163,9 @@ class Engine:
                 return
             wait_s = MAX_SLEEP_S
             if next_due is not None:
-                wait_s = min(wait_s, max(0.0, (next_due - self._clock.now_ms()) / 1000))
-                self._sleep_until = next_due
+                claim_at = next_due - self._ahead_ms
+                wait_s = min(wait_s, max(0.0, (claim_at - self._clock.now_ms()) / 1000))
+                self._sleep_until = claim_at
             else:
                 self._sleep_until = self._clock.now_ms() + int(MAX_SLEEP_S * 1000)
             if wait_s > 0:
@@ -185,15 +192,17 @@ class Engine:
         self._loop.run_until_complete(self._sender.aclose())
         self._loop.close()
 
-    def _launch(self, leases: Iterable[Lease]) -> None:
-        for lease in leases:
+    def _launch(self, due: Iterable[Lease], ahead: Iterable[Lease] = ()) -> None:
+        for lease, early in [*((lease, False) for lease in due), *((lease, True) for lease in ahead)]:
             app_id = lease.message.app_id
-            task = self._loop.create_task(self._attempt(lease))
+            task = self._loop.create_task(self._attempt(lease, early=early))
             self._tasks[app_id].add(task)
             task.add_done_callback(self._tasks[app_id].discard)
 
-    async def _attempt(self, lease: Lease) -> None:
+    async def _attempt(self, lease: Lease, *, early: bool = False) -> None:
         try:
+            if early:
+                await self._until_due(lease)
             step = self._runner.prepare(lease)
             if isinstance(step, Completion):
                 self._results.put(step)
@@ -210,6 +219,14 @@ class Engine:
         except Exception:
             log.exception("attempt of %s failed unexpectedly", lease.message.id)
             self._results.put(self._runner.failed_internally(lease))
+
+    async def _until_due(self, lease: Lease) -> None:
+        """Wait for a lease claimed ahead to come due, then count it in flight (also when cancelled
+        meanwhile: its completion releases it)."""
+        try:
+            await asyncio.sleep(max(0, lease.message.due_at - self._clock.now_ms()) / 1000)
+        finally:
+            self._runner.admit([lease])
 
     async def _cancel_app(self, app_id: str) -> None:
         tasks = list(self._tasks.get(app_id, ()))

@@ -144,6 +144,7 @@ def build_local_runtime(settings: Settings, *, clock: Clock | None = None) -> Lo
         per_app=settings.per_app_concurrency,
         retention_ms=settings.retention_days * 86_400_000,
         hook=dispatcher,
+        claim_ahead_ms=settings.claim_ahead_ms,
     )
     return LocalRuntime(context, db, runner, engine, timer, lock_file, schedule_timer, dispatcher)
 

@@ -38,6 +38,7 @@ UNSET_ON_AWS = {
     "SCHEDULER_OPERATOR_KEY": "local operator key; on AWS only its hash is deployed (SCHEDULER_OPERATOR_KEY_HASH)",
     "SCHEDULER_DELIVERY_CONCURRENCY": "local delivery pool; on AWS the event source mapping's maximum concurrency",
     "SCHEDULER_PER_APP_CONCURRENCY": "local delivery pool",
+    "SCHEDULER_CLAIM_AHEAD_MS": "local engine; on AWS the release queue's delay is the timer",
     "SCHEDULER_ALLOW_PRIVATE_TARGETS": "defaults to false when SCHEDULER_BACKEND=aws: the SSRF guard is on",
 }
 SET_BY_LAMBDA = {"AWS_REGION", "AWS_DEFAULT_REGION"}
