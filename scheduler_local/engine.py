@@ -163,7 +163,8 @@ class Engine:
                 return
             wait_s = MAX_SLEEP_S
             if next_due is not None:
-                claim_at = next_due - self._ahead_ms
+                # claiming ahead only while the runner would: else a wake before the time claims nothing
+                claim_at = next_due - (self._ahead_ms if self._runner.claims_ahead() else 0)
                 wait_s = min(wait_s, max(0.0, (claim_at - self._clock.now_ms()) / 1000))
                 self._sleep_until = claim_at
             else:

@@ -12,6 +12,7 @@ does to the message (the retry policy), which counters move, and admission (`inf
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ from chalicelib.services.delivery import Skip, log_result, outcome_transition, p
 from chalicelib.services.inflight import InFlightLimiter, Unlimited
 
 CLAIM_BATCH = 256
+MAX_WAITING = 64  # leases claimed ahead and waiting for their time, at most (see `claim_ahead`)
 
 
 class MissingPayload(LookupError):
@@ -58,6 +60,9 @@ class DeliveryRunner:
     jitter: Callable[[], float] = random.random
     limiter: InFlightLimiter = field(default_factory=Unlimited)
     claim_batch: int = CLAIM_BATCH
+    max_waiting: int = MAX_WAITING
+    _waiting: int = field(default=0, init=False, repr=False)
+    _waiting_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     # ---- claiming --------------------------------------------------------------------------
 
@@ -74,19 +79,32 @@ class DeliveryRunner:
     def claim_ahead(self, ahead_ms: int) -> tuple[list[Lease], list[Lease]]:
         """Claim what is due now or within `ahead_ms`: (due now, in flight from now; due later, for the
         caller to send at their due time and `admit` then). Claiming ahead takes the storage write off the
-        send's critical path; the ones due later hold no in-flight slot (and count in no share) until
-        admitted, so a tenant's share is what it sends, not what waits."""
+        send's critical path. Leases waiting for their time hold no in-flight share until admitted (a
+        tenant's share is what it sends), and at most `max_waiting` wait at once, so a burst due at one
+        instant is claimed ahead only in part and overshoots the shares by no more than that."""
         admission = self.limiter.admission(self.claim_batch)
         if admission.limit <= 0:
             return [], []
         now = self.clock.now_ms()
-        leases = self.queue.claim_due(now + ahead_ms, admission, lease_until=now + ahead_ms + self.lease_ms)
+        until = now + ahead_ms if self.claims_ahead() else now
+        # not under the lock: `admit` (the delivery loop) must never wait for this storage write
+        leases = self.queue.claim_due(until, admission, lease_until=until + self.lease_ms)
         due = [lease for lease in leases if lease.message.due_at <= now]
+        ahead = [lease for lease in leases if lease.message.due_at > now]
+        with self._waiting_lock:
+            self._waiting += len(ahead)
         self.limiter.acquire(due)
-        return due, [lease for lease in leases if lease.message.due_at > now]
+        return due, ahead
+
+    def claims_ahead(self) -> bool:
+        """Whether `claim_ahead` would claim ahead now (fewer than `max_waiting` wait)."""
+        with self._waiting_lock:
+            return self._waiting < self.max_waiting
 
     def admit(self, leases: Sequence[Lease]) -> None:
         """Leases claimed ahead (`claim_ahead`) whose time came: in flight from now."""
+        with self._waiting_lock:
+            self._waiting -= len(leases)
         self.limiter.acquire(leases)
 
     def next_due(self) -> int | None:

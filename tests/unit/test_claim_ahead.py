@@ -7,7 +7,7 @@ from typing import Any
 
 from chalicelib.domain.model import Message, Status
 from chalicelib.ports import Admission, Lease
-from chalicelib.services.fairness import FairShareLimiter
+from chalicelib.services.fairness import CLAIM_FLOOR, FairShareLimiter
 from chalicelib.services.runner import DeliveryRunner
 from tests.support.doubles import SettableClock
 
@@ -54,7 +54,21 @@ def test_leases_waiting_for_their_time_do_not_use_up_the_tenants_share() -> None
     now = clock.now_ms()
     queue = DueQueue([message(n, now + 1 + n % 19) for n in range(100)])  # 100 due within 20 ms
     limiter = FairShareLimiter(512, per_tenant=32, per_app=64)
-    runner = DeliveryRunner(queue, clock, lease_ms=60_000, limiter=limiter, claim_batch=256)  # type: ignore[arg-type]
+    runner = DeliveryRunner(queue, clock, lease_ms=60_000, limiter=limiter, max_waiting=200)  # type: ignore[arg-type]
     claimed = [runner.claim_ahead(20) for _ in range(4)]  # a claim takes up to the tenant's cap of 32
     assert [(len(due), len(ahead)) for due, ahead in claimed] == [(0, 32), (0, 32), (0, 32), (0, 4)]
     assert not limiter.admission(256).excluded_tenants  # none is in flight yet: none is held back
+
+
+def test_a_burst_due_at_one_instant_is_claimed_ahead_only_up_to_the_waiting_bound() -> None:
+    clock = SettableClock(1_000_000)
+    now = clock.now_ms()
+    queue = DueQueue([message(n, now + 10) for n in range(200)])  # all due at one instant
+    limiter = FairShareLimiter(512, per_tenant=32, per_app=64)
+    runner = DeliveryRunner(queue, clock, lease_ms=60_000, limiter=limiter, max_waiting=40)  # type: ignore[arg-type]
+    waiting = [lease for _ in range(10) for lease in runner.claim_ahead(20)[1]]
+    assert len(waiting) == 64  # two claims of 32, then the bound holds: nothing more until they are admitted
+    assert queue.asked[-1][0] == now  # past the bound it claims only what is due now
+    runner.admit(waiting[:30])
+    # room again, within the tenant's share, where the 30 admitted now count (the claim floor of 8)
+    assert len(runner.claim_ahead(20)[1]) == CLAIM_FLOOR
