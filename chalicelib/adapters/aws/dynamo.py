@@ -186,6 +186,26 @@ def query_pages(client: Any, **kwargs: Any) -> Iterator[tuple[list[Item], dict[s
         kwargs["ExclusiveStartKey"] = last
 
 
+def count_of_tenant(client: Any, table: str, tenant_id: str, *, stop_at: int, what: str) -> int:
+    """How many items of `table` the tenant's partition holds, counted page by page until `stop_at`
+    (a cap check needs no more than that; `Select=COUNT` reads keys only)."""
+    count = 0
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "tenantId = :tenant",
+        "ExpressionAttributeValues": values(tenant=tenant_id),
+        "Select": "COUNT",
+    }
+    while count < stop_at:
+        with map_exceptions(what):
+            response = client.query(**kwargs)
+        count += int(response.get("Count", 0))
+        if "LastEvaluatedKey" not in response:
+            break
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return count
+
+
 def batch_get(client: Any, table: str, keys: list[dict[str, Any]], *, consistent: bool = False) -> list[Item]:
     """Items for `keys` (plain values; repeats are read once) in any order; retries unprocessed keys;
     100 keys per call."""

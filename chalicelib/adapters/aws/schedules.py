@@ -22,6 +22,7 @@ from chalicelib.adapters.aws import codec, limits, tables
 from chalicelib.adapters.aws.dynamo import (
     ConditionFailed,
     Item,
+    count_of_tenant,
     from_item,
     map_exceptions,
     query_pages,
@@ -162,21 +163,7 @@ class DynamoScheduleStore:
         return self._count(tenant_id, stop_at=2**31)
 
     def _count(self, tenant_id: str, *, stop_at: int) -> int:
-        count = 0
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "tenantId = :tenant",
-            "ExpressionAttributeValues": values(tenant=tenant_id),
-            "Select": "COUNT",
-        }
-        while count < stop_at:
-            with map_exceptions("schedules"):
-                response = self._client.query(**kwargs)
-            count += int(response.get("Count", 0))
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return count
+        return count_of_tenant(self._client, self._table, tenant_id, stop_at=stop_at, what="schedules")
 
     def update_schedule(self, schedule: Schedule, *, expected_version: int) -> None:
         """Compare-and-set on `version` (a missing schedule is `ConcurrentUpdate` too)."""

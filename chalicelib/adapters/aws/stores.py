@@ -14,6 +14,7 @@ from chalicelib.adapters.aws import codec
 from chalicelib.adapters.aws.dynamo import (
     ConditionFailed,
     Item,
+    count_of_tenant,
     from_item,
     map_exceptions,
     query_pages,
@@ -228,21 +229,7 @@ class DynamoAppStore:
         return True
 
     def _count(self, tenant_id: str, *, stop_at: int) -> int:
-        count = 0
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "tenantId = :tenant",
-            "ExpressionAttributeValues": values(tenant=tenant_id),
-            "Select": "COUNT",
-        }
-        while count < stop_at:
-            with map_exceptions("apps"):
-                response = self._client.query(**kwargs)
-            count += int(response.get("Count", 0))
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return count
+        return count_of_tenant(self._client, self._table, tenant_id, stop_at=stop_at, what="apps")
 
     def get_app(self, tenant_id: str, app_id: str) -> App | None:
         """One app of a tenant, its values still sealed (the API function never opens them)."""
