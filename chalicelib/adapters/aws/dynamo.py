@@ -186,6 +186,20 @@ def query_pages(client: Any, **kwargs: Any) -> Iterator[tuple[list[Item], dict[s
         kwargs["ExclusiveStartKey"] = last
 
 
+def delete_of_tenant(client: Any, table: str, tenant_id: str, item_id: str, *, what: str) -> bool:
+    """Delete the tenant's item `item_id`; False when there is none."""
+    try:
+        with map_exceptions(what):
+            client.delete_item(
+                TableName=table,
+                Key=to_item({"tenantId": tenant_id, "id": item_id}),
+                ConditionExpression="attribute_exists(id)",
+            )
+    except ConditionFailed:
+        return False
+    return True
+
+
 def count_of_tenant(client: Any, table: str, tenant_id: str, *, stop_at: int, what: str) -> int:
     """How many items of `table` the tenant's partition holds, counted page by page until `stop_at`
     (a cap check needs no more than that; `Select=COUNT` reads keys only)."""

@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.adapters.aws import recurrence, timing
 from chalicelib.adapters.aws.config import AwsConfig
 from chalicelib.adapters.aws.dynamo import error_code
-from chalicelib.adapters.aws.timer import RETRY_POLICY
+from chalicelib.adapters.aws.timer import RETRY_POLICY, one_time_schedule
 from chalicelib.domain.errors import StorageUnavailable
 from chalicelib.domain.recurrence import Schedule, ScheduleState
 from chalicelib.ports import Clock
@@ -122,20 +122,8 @@ class AwsScheduleTimer:
             return
         body = run_event(schedule, run_at=run_at, chain=True, attempt=True)
         name = chained_name(schedule.id, run_at)
-        self._call(
-            "create_schedule",
-            name,
-            conflict_ok=True,
-            Name=name,
-            GroupName=self._config.schedule_group,
-            ScheduleExpression=plan.expression,
-            ScheduleExpressionTimezone="UTC",
-            FlexibleTimeWindow={"Mode": "OFF"},
-            ActionAfterCompletion="DELETE",
-            State="ENABLED",
-            Target=self._target(body),
-            ClientToken=name,
-        )
+        request = one_time_schedule(name, self._config.schedule_group, plan, self._target(body))
+        self._call("create_schedule", name, conflict_ok=True, **request)
 
     def send_run(self, body: str, delay_s: int) -> None:
         """Send a run event through the release queue (raises `StorageUnavailable` on failure)."""

@@ -20,9 +20,9 @@ from typing import Any
 
 from chalicelib.adapters.aws import codec, limits, tables
 from chalicelib.adapters.aws.dynamo import (
-    ConditionFailed,
     Item,
     count_of_tenant,
+    delete_of_tenant,
     from_item,
     map_exceptions,
     query_pages,
@@ -172,16 +172,7 @@ class DynamoScheduleStore:
 
     def delete_schedule(self, tenant_id: str, schedule_id: str) -> bool:
         """Delete; False when the tenant has no such schedule. Its run messages stay."""
-        try:
-            with map_exceptions(f"schedule {schedule_id}"):
-                self._client.delete_item(
-                    TableName=self._table,
-                    Key=to_item({"tenantId": tenant_id, "id": schedule_id}),
-                    ConditionExpression="attribute_exists(id)",
-                )
-        except ConditionFailed:
-            return False
-        return True
+        return delete_of_tenant(self._client, self._table, tenant_id, schedule_id, what=f"schedule {schedule_id}")
 
     # ---- the due index --------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from chalicelib.adapters.aws.dynamo import (
     ConditionFailed,
     Item,
     count_of_tenant,
+    delete_of_tenant,
     from_item,
     map_exceptions,
     query_pages,
@@ -267,16 +268,7 @@ class DynamoAppStore:
 
     def delete_app(self, tenant_id: str, app_id: str) -> bool:
         """Delete an app of a tenant."""
-        try:
-            with map_exceptions("apps"):
-                self._client.delete_item(
-                    TableName=self._table,
-                    Key=to_item({"tenantId": tenant_id, "id": app_id}),
-                    ConditionExpression="attribute_exists(id)",
-                )
-        except ConditionFailed:
-            return False
-        return True
+        return delete_of_tenant(self._client, self._table, tenant_id, app_id, what="apps")
 
 
 class DynamoUsageStore:

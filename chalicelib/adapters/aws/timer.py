@@ -40,6 +40,21 @@ def timer_input(message: Message) -> str:
     return timer_body(message.tenant_id, message.id, message.gen, message.due_at)
 
 
+def one_time_schedule(name: str, group: str, plan: timing.ScheduleAt, target: dict[str, Any]) -> dict[str, Any]:
+    """`CreateSchedule`'s arguments for one `at()` firing, deleted after it (idempotent by name)."""
+    return {
+        "Name": name,
+        "GroupName": group,
+        "ScheduleExpression": plan.expression,
+        "ScheduleExpressionTimezone": "UTC",
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "ActionAfterCompletion": "DELETE",
+        "State": "ENABLED",
+        "Target": target,
+        "ClientToken": name,
+    }
+
+
 class AwsTimer:
     """Arms messages with an SQS delay or a one-time schedule; `sqs`/`scheduler` are boto3 clients."""
 
@@ -142,17 +157,7 @@ class AwsTimer:
         if self._config.schedule_dlq_arn:
             target["DeadLetterConfig"] = {"Arn": self._config.schedule_dlq_arn}
         try:
-            self._scheduler.create_schedule(
-                Name=name,
-                GroupName=self._config.schedule_group,
-                ScheduleExpression=plan.expression,
-                ScheduleExpressionTimezone="UTC",
-                FlexibleTimeWindow={"Mode": "OFF"},
-                ActionAfterCompletion="DELETE",
-                State="ENABLED",
-                Target=target,
-                ClientToken=name,
-            )
+            self._scheduler.create_schedule(**one_time_schedule(name, self._config.schedule_group, plan, target))
         except ClientError as exc:
             if error_code(exc) == "ConflictException":
                 return True  # this generation is armed already (a retried call)
