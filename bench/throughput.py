@@ -12,8 +12,10 @@ fresh receiver of the same kind in each run, unless `--skip-apscheduler`.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,9 +80,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--receiver", choices=["aiohttp", "threaded", "both"], default="aiohttp")
     parser.add_argument("--skip-apscheduler", action="store_true")
+    parser.add_argument(
+        "--baseline-claim-ahead-ms", type=int, help="also run ours with this SCHEDULER_CLAIM_AHEAD_MS (an A/B)"
+    )
     args = parser.parse_args()
     kinds = ["aiohttp", "threaded"] if args.receiver == "both" else [args.receiver]
-    systems = {"ours": run_once} if args.skip_apscheduler else {"ours": run_once, "apscheduler": run_apscheduler}
+    systems: dict[str, Callable[[int, str], dict[str, Any]]] = {"ours": run_once}
+    if args.baseline_claim_ahead_ms is not None:
+        ahead = str(args.baseline_claim_ahead_ms)
+        systems[f"ours, ahead {ahead} ms"] = functools.partial(run_once, SCHEDULER_CLAIM_AHEAD_MS=ahead)
+    if not args.skip_apscheduler:
+        systems["apscheduler"] = run_apscheduler
     runs: dict[str, list[dict[str, Any]]] = {f"{s} / {k}": [] for k in kinds for s in systems}
     for n in range(args.runs):
         for kind in kinds:
